@@ -1,0 +1,1 @@
+"""Generators of the files shipped in ``data/`` (one module per file; see memlab.data)."""

@@ -1,0 +1,175 @@
+"""Record metrics and claims from a notebook; collect them from executed notebooks.
+
+In a chapter::
+
+    from memlab import report
+    c = report.claim("critical_load", load, CHAPTER.claims["critical_load"])   # shown + recorded
+    report.record("wall_s_hopfield", 1.3)                                       # a plain metric
+
+and in a hidden cell (tag ``remove-cell``)::
+
+    assert c.passed, c
+
+Each record is displayed with the custom MIME type ``application/vnd.memlab.metric+json``
+(plus a readable ``text/plain``), so that :func:`collect` can read every metric and claim back
+from an executed ``.ipynb`` with nothing but nbformat: no sidecar files, no scrapbook.
+Outside a kernel (pytest, scripts) records go to :data:`RECORDS` only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Target", "between", "at_least", "at_most", "Claim", "record", "claim", "collect",
+           "RECORDS", "MIME"]
+
+MIME = "application/vnd.memlab.metric+json"
+RECORDS: list[dict[str, Any]] = []
+
+
+@dataclass(frozen=True)
+class Target:
+    """An interval a measured value must fall in: ``lo <= value <= hi`` (either may be None)."""
+
+    lo: float | None = None
+    hi: float | None = None
+
+    def __post_init__(self):
+        if self.lo is None and self.hi is None:
+            raise ValueError("a Target needs lo, hi or both")
+        if self.lo is not None and self.hi is not None and self.lo > self.hi:
+            raise ValueError(f"Target lo={self.lo} > hi={self.hi}")
+
+    def check(self, value: float) -> bool:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        return (self.lo is None or value >= self.lo) and (self.hi is None or value <= self.hi)
+
+    def __str__(self) -> str:
+        if self.lo is not None and self.hi is not None:
+            return f"in [{self.lo:g}, {self.hi:g}]"
+        if self.lo is not None:
+            return f">= {self.lo:g}"
+        return f"<= {self.hi:g}"
+
+
+def between(lo: float, hi: float) -> Target:
+    return Target(lo, hi)
+
+
+def at_least(lo: float) -> Target:
+    return Target(lo, None)
+
+
+def at_most(hi: float) -> Target:
+    return Target(None, hi)
+
+
+@dataclass
+class Claim:
+    name: str
+    value: float
+    target: str
+    passed: bool
+    note: str = ""
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        status = "PASS" if self.passed else "FAIL"
+        note = f" ({self.note})" if self.note else ""
+        return f"[{status}] {self.name} = {_fmt(self.value)}, target {self.target}{note}"
+
+
+@dataclass
+class _Metric:
+    name: str
+    value: Any
+    unit: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _plain(v: Any) -> Any:
+    """Make a value JSON-friendly (tensors and numpy scalars become Python numbers)."""
+    if hasattr(v, "item") and callable(v.item):
+        try:
+            return v.item()
+        except (ValueError, RuntimeError):
+            pass
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _emit(payload: dict[str, Any], text: str) -> None:
+    RECORDS.append(payload)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return
+    if get_ipython() is None:
+        return
+    display({MIME: payload, "text/plain": text}, raw=True)
+
+
+def record(name: str, value: Any, unit: str = "", **extra: Any) -> Any:
+    """Record a metric (a number, or a small JSON-able structure). Returns ``value``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("metric name must be a non-empty string")
+    payload = {"kind": "metric", **asdict(_Metric(name, _plain(value), unit, _plain(extra)))}
+    _emit(payload, f"metric {name} = {_fmt(_plain(value))}{(' ' + unit) if unit else ''}")
+    return value
+
+
+def claim(name: str, value: float, target: Target, note: str = "") -> Claim:
+    """Record a chapter claim: the measured ``value`` and whether it meets ``target``."""
+    if not isinstance(target, Target):
+        raise TypeError(f"target must be a memlab.report.Target, got {type(target).__name__}")
+    value = _plain(value)
+    c = Claim(name, value, str(target), bool(target.check(value)), note)
+    payload = {"kind": "claim", **asdict(c), "lo": target.lo, "hi": target.hi}
+    _emit(payload, str(c))
+    return c
+
+
+def collect(notebook: str | Path | dict) -> dict[str, Any]:
+    """Read metrics and claims back from an executed notebook (path or nbformat node)."""
+    import nbformat
+
+    nb = notebook
+    if not isinstance(notebook, dict):
+        nb = nbformat.read(str(notebook), as_version=4)
+    metrics: dict[str, Any] = {}
+    claims: list[dict[str, Any]] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if MIME not in data:
+                continue
+            payload = data[MIME]
+            if isinstance(payload, str):
+                payload = json.loads(payload)
+            if payload.get("kind") == "claim":
+                claims.append({k: payload.get(k) for k in
+                               ("name", "value", "target", "passed", "note", "lo", "hi")})
+            else:
+                metrics[payload["name"]] = payload["value"]
+    return {"metrics": metrics, "claims": claims}

@@ -1,0 +1,53 @@
+"""Plot helpers and widget factories.
+
+A widget in memlab is a plain *render function* ``render(**knobs) -> matplotlib Figure`` (unit
+tested without a browser) wrapped by :func:`interactive` into ipywidgets controls + an output
+area. Family-specific renderers live in ``memlab/viz/<family>.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["interactive", "new_figure"]
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, width: float = 4.0, height: float = 3.0):
+    """A matplotlib figure + axes sized for a notebook cell, not attached to pyplot's state."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, (axes[0, 0] if nrows == ncols == 1 else axes)
+
+
+def interactive(render: Callable[..., Any], continuous_update: bool = False, **controls: Any):
+    """Wrap ``render(**values) -> Figure`` into a VBox of controls + an Output area.
+
+    ``controls`` map each keyword of ``render`` to an ipywidgets control (``IntSlider``,
+    ``Dropdown``, ...). The box gets ``.render_now()`` (re-render with current values) and
+    ``.last_figure`` (the figure most recently drawn), which tests and the browser test use.
+    """
+    import ipywidgets as W
+    from IPython.display import display
+
+    out = W.Output()
+    box = W.VBox([*controls.values(), out])
+    box.last_figure = None
+
+    def render_now(*_):
+        values = {k: c.value for k, c in controls.items()}
+        fig = render(**values)
+        box.last_figure = fig
+        out.clear_output(wait=True)
+        with out:
+            display(fig)
+
+    for c in controls.values():
+        if hasattr(c, "continuous_update"):
+            c.continuous_update = continuous_update
+        c.observe(render_now, names="value")
+    box.render_now = render_now
+    render_now()
+    return box

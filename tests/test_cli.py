@@ -1,0 +1,55 @@
+import subprocess
+import sys
+import time
+
+import pytest
+
+from memlab import runner
+from memlab.chapters import all_chapters
+from memlab.cli import main, parse_value
+from memlab.params import ParameterError
+
+
+def test_parse_value_like_papermill():
+    assert parse_value("3") == 3 and parse_value("0.5") == 0.5
+    assert parse_value("True") is True and parse_value("false") is False
+    assert parse_value("cpu") == "cpu" and parse_value("None") is None
+
+
+def test_list_prints_every_chapter(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for ch in all_chapters():
+        assert ch.notebook in out
+    assert main(["list", "--markdown"]) == 0
+    assert "| # | chapter |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("ch", all_chapters(), ids=lambda c: c.notebook)
+def test_plan_rejects_bad_parameters_fast(ch):
+    with pytest.raises(ParameterError, match="seed"):
+        runner.plan([ch.notebook], overrides={"seed": -1})
+    with pytest.raises(ParameterError, match="unknown parameter 'sead'.*did you mean 'seed'"):
+        runner.plan([ch.notebook], overrides={"sead": 1})
+    full = runner.plan([ch.notebook], profile="full", device="cpu")[0]
+    assert full.params["device"] == "cpu" and full.overrides["device"] == "cpu"
+
+
+def test_report_cli_fails_in_seconds_naming_the_parameter():
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "-m", "memlab.cli", "report", "notebooks/00_start.ipynb",
+                           "-p", "demo_patternz", "3"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "demo_patternz" in proc.stderr and "demo_patterns" in proc.stderr
+    assert time.time() - t0 < 60  # no kernel was started (generous bound for a loaded CI box)
+    proc = subprocess.run([sys.executable, "-m", "memlab.cli", "report", "00", "-p",
+                           "demo_patterns", "500"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "'demo_patterns' = 500" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "memlab.cli", "report", "42"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "no chapter" in proc.stderr
+
+
+def test_bench_list_and_unknown(capsys):
+    assert main(["bench", "--list"]) == 0
+    assert main(["bench", "no-such-entry"]) == 2
