@@ -9,3 +9,6 @@ __version__ = "0.1.0"
 
 from memlab.device import resolve_device, seed_everything  # noqa: E402,F401
 from memlab.memory import Memory, SequenceMemory  # noqa: E402,F401
+from memlab.viz import register_png_formatter as _register_png_formatter  # noqa: E402
+
+_register_png_formatter()

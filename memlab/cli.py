@@ -6,7 +6,7 @@
     memlab bench [NAME...] [--quick] [--list]      speed ratios of fast vs naive forms
     memlab data verify | regenerate                shipped data files and their checksums
     memlab assign NOTEBOOK... -o DIR               student versions (nbgrader markers)
-    memlab grade SUBMISSION... [-o DIR]            run hidden tests, write a grade table
+    memlab grade SUBMISSION... [-o DIR] [--source NB]  run hidden tests, write a grade table
 """
 
 from __future__ import annotations
@@ -161,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="grade submitted notebooks with the hidden tests")
     p.add_argument("submissions", nargs="+")
     p.add_argument("-o", "--output", default="grades")
-    p.add_argument("--timeout", type=int, default=120, help="per-notebook time limit (s)")
+    p.add_argument("--source", default=None,
+                   help="instructor notebook (default: notebooks/<same name>)")
+    p.add_argument("--timeout", type=int, default=120, help="per-cell time limit (s)")
     p.set_defaults(fn=_cmd_classroom)
     return ap
 

@@ -10,7 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["interactive", "new_figure"]
+__all__ = ["interactive", "new_figure", "figure_png", "register_png_formatter"]
+
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """Render a matplotlib Figure to PNG bytes."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def register_png_formatter() -> None:
+    """Show bare ``matplotlib.figure.Figure`` objects as PNG in a notebook.
+
+    IPython only knows how to draw Figures once pyplot's inline backend is active; memlab
+    builds figures without pyplot's global state, so it registers the formatter itself.
+    Does nothing outside an IPython kernel.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    ip.display_formatter.formatters["image/png"].for_type_by_name(
+        "matplotlib.figure", "Figure", figure_png)
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 4.0, height: float = 3.0):
@@ -30,7 +57,7 @@ def interactive(render: Callable[..., Any], continuous_update: bool = False, **c
     ``.last_figure`` (the figure most recently drawn), which tests and the browser test use.
     """
     import ipywidgets as W
-    from IPython.display import display
+    from IPython.display import Image, display
 
     out = W.Output()
     box = W.VBox([*controls.values(), out])
@@ -42,7 +69,7 @@ def interactive(render: Callable[..., Any], continuous_update: bool = False, **c
         box.last_figure = fig
         out.clear_output(wait=True)
         with out:
-            display(fig)
+            display(Image(data=figure_png(fig)))
 
     for c in controls.values():
         if hasattr(c, "continuous_update"):

@@ -1,0 +1,223 @@
+"""Assignments and autograding with nbgrader's marker syntax.
+
+``memlab assign NOTEBOOK... -o DIR`` writes student versions:
+  * code between ``### BEGIN SOLUTION`` / ``### END SOLUTION`` becomes
+    ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` (indented like the markers);
+    in Markdown cells the region becomes ``YOUR ANSWER HERE`` (nbgrader's ClearSolutions);
+  * ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` blocks are removed
+    (nbgrader's ClearHiddenTests);
+  * outputs are cleared; everything else, nbgrader cell metadata included, is kept, so an
+    instructor can switch to nbgrader itself.
+
+``memlab grade SUBMISSION... [-o DIR] [--source NB] [--timeout S]`` grades submissions:
+  every graded cell (metadata ``nbgrader.grade: true`` with ``points``) gets its test code back
+  from the instructor's notebook, hidden tests included, so a student who edits or deletes a
+  test cell gains nothing (the edit is reported as ``tampered``). The notebook runs in a fresh
+  kernel with errors allowed and a per-cell time limit (an endless loop is interrupted and
+  scores zero for that exercise); a graded cell earns its points when it runs without error.
+  Writes ``grades.csv`` and ``grades.json`` (points per exercise and submission).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["clear_solutions", "clear_hidden_tests", "student_version", "assign", "grade",
+           "grade_notebook", "ExerciseGrade", "main"]
+
+_BEGIN_SOL, _END_SOL = "### BEGIN SOLUTION", "### END SOLUTION"
+_BEGIN_HID, _END_HID = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+class MarkerError(ValueError):
+    """Unbalanced or nested nbgrader markers."""
+
+
+def _regions(lines: list[str], begin: str, end: str, where: str):
+    """Yield (start, stop) line indices of marker regions; raise on unbalanced markers."""
+    start = None
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if s == begin:
+            if start is not None:
+                raise MarkerError(f"{where}: nested {begin!r} at line {i + 1}")
+            start = i
+        elif s == end:
+            if start is None:
+                raise MarkerError(f"{where}: {end!r} without {begin!r} at line {i + 1}")
+            yield start, i
+            start = None
+    if start is not None:
+        raise MarkerError(f"{where}: {begin!r} at line {start + 1} is never closed")
+
+
+def clear_solutions(source: str, cell_type: str = "code", where: str = "cell") -> str:
+    lines = source.split("\n")
+    out, last = [], 0
+    for a, b in _regions(lines, _BEGIN_SOL, _END_SOL, where):
+        out += lines[last:a]
+        indent = re.match(r"\s*", lines[a]).group(0)
+        if cell_type == "code":
+            out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
+        else:
+            out += ["YOUR ANSWER HERE"]
+        last = b + 1
+    return "\n".join(out + lines[last:])
+
+
+def clear_hidden_tests(source: str, where: str = "cell") -> str:
+    lines = source.split("\n")
+    out, last = [], 0
+    for a, b in _regions(lines, _BEGIN_HID, _END_HID, where):
+        out += lines[last:a]
+        last = b + 1
+    return "\n".join(out + lines[last:]).rstrip("\n")
+
+
+def student_version(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    st = copy.deepcopy(nb)
+    for i, cell in enumerate(st.cells):
+        where = f"{name} cell {i}"
+        src = clear_hidden_tests(clear_solutions(cell.source, cell.cell_type, where), where)
+        cell.source = src
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    st.metadata["memlab"] = {"student_version_of": name}
+    return st
+
+
+def assign(notebooks: list[Path], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks:
+        nb = nbformat.read(str(path), as_version=4)
+        dest = out_dir / Path(path).name
+        nbformat.write(student_version(nb, Path(path).name), str(dest))
+        written.append(dest)
+    return written
+
+
+# ------------------------------------------------------------------------------ grading
+@dataclass
+class ExerciseGrade:
+    submission: str
+    grade_id: str
+    points: float
+    max_points: float
+    status: str          # "passed" | "failed: <error>" | "missing" | "timeout"
+    tampered: bool
+
+
+def _graded_cells(nb) -> dict[str, nbformat.NotebookNode]:
+    found = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code":
+            found[meta["grade_id"]] = cell
+    return found
+
+
+def _error_of(cell) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return f"{out.get('ename')}: {out.get('evalue')}"
+    return None
+
+
+def grade_notebook(submission: Path, source: Path, timeout: int = 120,
+                   kernel_name: str = "python3") -> list[ExerciseGrade]:
+    """Grade one submitted notebook against the instructor's ``source`` notebook."""
+    from nbclient import NotebookClient
+
+    sub = nbformat.read(str(submission), as_version=4)
+    src = nbformat.read(str(source), as_version=4)
+    reference = _graded_cells(src)
+    released = {gid: clear_hidden_tests(c.source) for gid, c in reference.items()}
+    submitted = _graded_cells(sub)
+    tampered = {gid: gid in submitted and submitted[gid].source.strip() != released[gid].strip()
+                for gid in reference}
+    for gid, cell in submitted.items():
+        if gid in reference:
+            cell.source = reference[gid].source      # restore the real test, hidden part too
+    for cell in sub.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    client = NotebookClient(sub, timeout=timeout, kernel_name=kernel_name, allow_errors=True,
+                            interrupt_on_timeout=True, record_timing=False,
+                            resources={"metadata": {"path": str(Path(source).parent)}})
+    try:
+        client.execute()
+    except Exception as e:  # noqa: BLE001 - a dead kernel still yields a grade table
+        crash = f"{type(e).__name__}: {e}"
+    else:
+        crash = None
+    grades = []
+    for gid, ref in reference.items():
+        pts = float(ref.metadata["nbgrader"].get("points", 0))
+        if gid not in submitted:
+            grades.append(ExerciseGrade(submission.name, gid, 0.0, pts, "missing", True))
+            continue
+        cell = submitted[gid]
+        err = _error_of(cell)
+        if cell.execution_count is None and err is None:
+            status = f"failed: not executed ({crash or 'kernel stopped'})"
+        elif err is None:
+            status = "passed"
+        else:
+            status = "timeout" if "KeyboardInterrupt" in err or "Timeout" in err else \
+                f"failed: {err}"
+        grades.append(ExerciseGrade(submission.name, gid, pts if status == "passed" else 0.0,
+                                    pts, status, tampered[gid]))
+    return grades
+
+
+def _find_source(submission: Path) -> Path:
+    from memlab.chapters import NOTEBOOK_DIR
+
+    candidate = NOTEBOOK_DIR / submission.name
+    if not candidate.exists():
+        raise FileNotFoundError(f"no instructor notebook {candidate} for {submission}; "
+                                "pass --source")
+    return candidate
+
+
+def grade(submissions: list[Path], out_dir: Path, source: Path | None = None,
+          timeout: int = 120) -> list[ExerciseGrade]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for sub in map(Path, submissions):
+        rows += grade_notebook(sub, Path(source) if source else _find_source(sub), timeout)
+    with open(out_dir / "grades.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(asdict(rows[0]) if rows else ExerciseGrade.__annotations__))
+        w.writeheader()
+        for r in rows:
+            w.writerow(asdict(r))
+    totals: dict[str, dict[str, float]] = {}
+    for r in rows:
+        t = totals.setdefault(r.submission, {"points": 0.0, "max_points": 0.0})
+        t["points"] += r.points
+        t["max_points"] += r.max_points
+    (out_dir / "grades.json").write_text(json.dumps(
+        {"exercises": [asdict(r) for r in rows], "totals": totals}, indent=2))
+    return rows
+
+
+def main(args) -> int:
+    if args.command == "assign":
+        for p in assign([Path(n) for n in args.notebooks], Path(args.output)):
+            print(f"wrote {p}")
+        return 0
+    rows = grade([Path(s) for s in args.submissions], Path(args.output),
+                 getattr(args, "source", None), args.timeout)
+    for r in rows:
+        flag = " (test cell was edited: original restored)" if r.tampered else ""
+        print(f"{r.submission:36s} {r.grade_id:28s} {r.points:g}/{r.max_points:g} {r.status}{flag}")
+    print(f"grades written to {Path(args.output) / 'grades.csv'} and grades.json")
+    return 0
