@@ -22,6 +22,8 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = torch.as_tensor(a), torch.as_tensor(b)
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch: {tuple(a.shape)} vs {tuple(b.shape)}")
+    if b.numel() == 0:
+        return 0.0
     denom = b.abs().max().clamp_min(1e-12)
     return float((a - b).abs().max() / denom)
 

@@ -1,0 +1,73 @@
+"""Chapter 01: associative memory (classical and modern Hopfield, Kanerva SDM, Sparsey SDRs)."""
+
+from typing import Any, ClassVar
+
+from memlab.chapters import Chapter, Mechanism
+from memlab.params import ChapterParams, Field
+from memlab.report import at_least, at_most, between
+
+
+class Params(ChapterParams):
+    n_neurons: int = Field(200, ge=50, le=5000,
+                           description="neurons N of the classical Hopfield net (capacity sweep)")
+    cue_noise: float = Field(0.10, ge=0.0, le=0.5,
+                             description="fraction of bits flipped in every cue")
+    load_max: float = Field(0.25, ge=0.15, le=0.5,
+                            description="largest load P/N of the sweep (it starts at 0.05)")
+    load_points: int = Field(21, ge=5, le=101, description="loads in the capacity sweep")
+    trials: int = Field(3, ge=1, le=100, description="independent nets per load")
+    energy_runs: int = Field(50, ge=1, le=10000,
+                             description="random nets in the energy-never-increases check")
+    modern_dim: int = Field(64, ge=8, le=4096,
+                            description="dimension d of the modern net (it stores 10 d patterns)")
+    beta_large: float = Field(1.0, gt=0.0, le=1000.0,
+                              description="inverse temperature beta for retrieval")
+    beta_small: float = Field(0.1, gt=0.0, le=1000.0,
+                              description="small beta (about 6/d): metastable mixtures of patterns")
+    sdm_dim: int = Field(256, ge=16, le=4096, description="word length n of Kanerva's SDM")
+    sdm_locations: int = Field(2000, ge=10, le=1_000_000,
+                               description="hard locations M of Kanerva's SDM")
+    sdr_items: int = Field(20, ge=1, le=1000,
+                           description="inputs stored one-shot in the Sparsey-style code field")
+
+    FULL: ClassVar[dict[str, Any]] = {
+        "n_neurons": 1000, "trials": 4, "energy_runs": 500,
+        "modern_dim": 256, "beta_small": 0.025,            # keep beta_small * d ~ 6.4
+        "sdm_dim": 1000, "sdm_locations": 20000}
+
+
+CHAPTER = Chapter(
+    number="01",
+    slug="associative_memory",
+    title="Associative memory",
+    summary="Content-addressable memory: the classical Hopfield net (Hebbian writes, "
+            "attractor reads, capacity ~0.14 N), the modern Hopfield net whose one-step "
+            "softmax read is attention, Kanerva's sparse distributed memory, and "
+            "Sparsey-style sparse distributed codes.",
+    Params=Params,
+    mechanisms=(
+        Mechanism("Classical Hopfield network", "memlab.associative.hopfield",
+                  "N^2 (weights W)", "Hopfield 1982"),
+        Mechanism("Modern (dense) Hopfield network", "memlab.associative.modern",
+                  "P * d (stored patterns X)", "Ramsauer et al. 2020"),
+        Mechanism("Sparse distributed memory", "memlab.associative.sdm",
+                  "M * n (counters C)", "Kanerva 1988"),
+        Mechanism("Sparsey-style sparse distributed codes", "memlab.associative.sdr",
+                  "n_in * Q * K (binary weights F)", "Rinkus 2010, 2014; Rinkus & Leveille 2017"),
+    ),
+    claims={
+        # load P/N where fewer than half the patterns return with overlap >= 0.95
+        # (10%-noisy cues); theory 0.138 for N -> inf, finite N pushes it up (~0.17 at N=200)
+        "critical_load": between(0.10, 0.20),
+        # fraction of P = 10 d patterns recalled (overlap >= 0.95) in ONE update at beta_large
+        "modern_recall_10N": at_least(0.99),
+        # fraction of retrieved states close to no single pattern at beta_small
+        "modern_mixture_small_beta": at_least(0.90),
+        # max relative error, modern update vs torch scaled_dot_product_attention (float64)
+        "modern_equals_attention": at_most(1e-10),
+        # largest energy change over every single async update of energy_runs random nets
+        "energy_max_increase": at_most(0.0),
+        # Pearson correlation, input similarity vs code overlap of the Sparsey-style codes
+        "sdr_overlap_tracks_similarity": at_least(0.80),
+    },
+)

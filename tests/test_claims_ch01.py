@@ -1,0 +1,64 @@
+"""Chapter 01's claims at small size, with the chapter's own targets and experiment functions."""
+
+import torch
+
+from memlab.associative import experiments as E
+from memlab.chapters import get_chapter
+
+CLAIMS = get_chapter("01").claims
+
+
+def test_classical_critical_load():
+    # N = 200, 10%-noisy cues: theory 0.138 (N -> inf); ~0.16-0.17 measured at N = 200
+    alpha_c = E.critical_load(N=200, noise=0.10, trials=2, seed=0)
+    assert CLAIMS["critical_load"].check(alpha_c), alpha_c
+
+
+def test_critical_load_target_rejects_a_broken_net():
+    # with 45% of the cue flipped nothing is recalled: the measured "critical load" is the
+    # first grid point, far below the target, so the target can fail
+    alpha_c = E.critical_load(N=100, noise=0.45, trials=1, seed=0, loads=[0.05, 0.1, 0.15])
+    assert not CLAIMS["critical_load"].check(alpha_c), alpha_c
+
+
+def test_modern_recalls_10N_in_one_step_and_mixes_at_small_beta():
+    big = E.modern_recall(d=64, factor=10, beta=1.0, noise=0.10, seed=0)
+    assert big["P"] == 640
+    assert CLAIMS["modern_recall_10N"].check(big["recalled"]), big
+    small = E.modern_recall(d=64, factor=10, beta=0.1, noise=0.10, seed=0)
+    assert CLAIMS["modern_mixture_small_beta"].check(small["mixture"]), small
+    assert small["participation"] > 5                       # many patterns averaged
+    # the same mixture target fails at large beta
+    assert not CLAIMS["modern_mixture_small_beta"].check(big["mixture"])
+
+
+def test_modern_update_equals_attention():
+    res = E.attention_equality(d=32, P=200, batch=8, beta=0.2, seed=0, dtype=torch.float64)
+    assert CLAIMS["modern_equals_attention"].check(res["rel_err_sdpa"]), res
+    assert res["rel_err_loop"] < 1e-10
+
+
+def test_energy_never_increases_under_async_updates():
+    res = E.energy_check(N=60, runs=20, seed=0)
+    assert res["updates"] == 20 * 4 * 3 * 60
+    assert CLAIMS["energy_max_increase"].check(res["max_increase"]), res
+    assert res["mean_drop"] > 0
+
+
+def test_sdr_code_overlap_tracks_input_similarity():
+    res = E.sdr_similarity(n_in=400, active=20, items=20, Q=20, K=16, seed=0)
+    assert CLAIMS["sdr_overlap_tracks_similarity"].check(res["correlation"]), res
+    assert res["code_overlap"][-1] > 0.8 and res["code_overlap"][0] < 2.5 * res["chance"]
+
+
+def test_energy_check_detects_a_broken_rule():
+    # an asymmetric coupling matrix breaks the Lyapunov argument: the same trace shows rises
+    from memlab.associative.hopfield import ClassicalHopfield
+
+    g = torch.Generator().manual_seed(0)
+    net = ClassicalHopfield(30)
+    net.J = torch.randint(-3, 4, (30, 30), generator=g).float()
+    net.J.fill_diagonal_(0)
+    trace = net.energy_trace(E.random_patterns(8, 30, g), sweeps=2, generator=g)
+    rise = float((trace[1:] - trace[:-1]).max())
+    assert not CLAIMS["energy_max_increase"].check(rise), rise

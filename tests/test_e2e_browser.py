@@ -1,0 +1,131 @@
+"""A real browser: JupyterLab on localhost driven by Playwright with Debian's chromium.
+
+Opens chapter 01, runs all cells, moves the first widget slider, and checks that the plot
+changed and that no cell errored. A screenshot is kept in ``test-artifacts/``. Skipped when
+chromium or playwright is missing (``.ci/run`` installs chromium; no browser is downloaded).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+NOTEBOOK = os.environ.get("MEMLAB_E2E_NOTEBOOK", "01_associative_memory.ipynb")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    if CHROMIUM is None:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api", reason="pip install memlab[e2e]")
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")  # never dirty the repo
+    port = _free_port()
+    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "TQDM_DISABLE": "1"}
+    env.pop("MPLBACKEND", None)  # the kernel uses the inline backend, as a student's would
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+         f"--port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=",
+         "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
+         f"--ServerApp.root_dir={root / 'notebooks'}", "--LabApp.news_url=None",
+         "--ServerApp.disable_check_xsrf=True",
+         # fresh workspace + settings: no tabs restored from an earlier session
+         f"--LabApp.workspaces_dir={root / 'workspaces'}",
+         f"--LabApp.user_settings_dir={root / 'settings'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/api", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("JupyterLab did not start within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _prompts(page) -> list[str]:
+    return page.eval_on_selector_all(
+        ".jp-CodeCell .jp-InputArea-prompt", "els => els.map(e => e.textContent.trim())")
+
+
+def _tracebacks(page) -> list[str]:
+    return page.eval_on_selector_all(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+        "els => els.map(e => e.textContent).filter(t => t.includes('Traceback'))")
+
+
+def test_chapter01_runs_and_slider_changes_plot(lab):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-dev-shm-usage"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{lab}/lab/tree/{NOTEBOOK}?reset", timeout=120_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                                   timeout=120_000)
+            # do not await the command's promise: Run All stops at the first error
+            page.evaluate("() => { window.jupyterapp.commands.execute("
+                          "'notebook:run-all-cells'); return true; }")
+            deadline = time.time() + 240
+            while time.time() < deadline:
+                errors = _tracebacks(page)
+                assert not errors, f"a cell errored in the browser:\n{errors[0][:3000]}"
+                prompts = _prompts(page)
+                if prompts and all(pr not in ("[*]:", "[ ]:", "") for pr in prompts):
+                    break
+                time.sleep(1)
+            else:
+                pytest.fail(f"cells did not finish in 240 s: prompts {_prompts(page)}")
+            assert not _tracebacks(page)
+
+            slider = page.locator(".widget-slider").first
+            slider.scroll_into_view_if_needed()
+            box = slider.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]")
+            img = box.locator(".widget-output img").first
+            img.wait_for(timeout=60_000)
+            before = img.get_attribute("src")
+            handle = slider.locator(".noUi-handle").first
+            handle.focus()
+            for _ in range(3):
+                handle.press("ArrowRight")
+            deadline = time.time() + 60
+            after = before
+            while time.time() < deadline and after == before:
+                time.sleep(0.5)
+                after = box.locator(".widget-output img").first.get_attribute("src")
+            page.screenshot(path=str(ARTIFACTS / "e2e_chapter01.png"), full_page=False)
+            assert after != before, "moving the slider did not redraw the plot"
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "e2e_chapter01_final.png"))
+            browser.close()
