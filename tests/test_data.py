@@ -17,6 +17,7 @@ def test_regeneration_is_byte_identical(tmp_path):
     for name in GENERATORS:
         assert (tmp_path / name).read_bytes() == (data.DATA_DIR / name).read_bytes(), name
     assert (tmp_path / "SHA256SUMS").read_text() == data.MANIFEST.read_text()
+    assert (tmp_path / "README.md").read_text() == (data.DATA_DIR / "README.md").read_text()
     assert set(sums) == set(GENERATORS)
 
 

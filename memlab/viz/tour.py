@@ -16,9 +16,12 @@ SEQUENCE_MEMORIES = {
     "linear attention": ("memlab.fastweights", "LinearAttention", {}),
     "delta rule (DeltaNet)": ("memlab.fastweights", "DeltaNet", {}),
     "gated delta rule": ("memlab.fastweights", "GatedDeltaNet", {}),
-    "S4D": ("memlab.ssm", "S4D", {}),
-    "Mamba": ("memlab.ssm", "MambaBlock", {}),
-    "Titans (linear memory)": ("memlab.testtime", "TitansMAC", {}),
+    "mixture of memories": ("memlab.fastweights", "MixtureOfMemories", {}),
+    "S4D (diagonal SSM)": ("memlab.ssm.s4d", "S4D", {"d_state": 16}),
+    "Mamba (selective SSM)": ("memlab.ssm.mamba", "Mamba", {}),
+    "B'MOJO (fading + eidetic)": ("memlab.ssm.bmojo", "BMojo", {}),
+    "Titans neural memory (MLP)": ("memlab.testtime.neural_memory", "NeuralMemory", {}),
+    "Memorizing Transformer (kNN)": ("memlab.retrieval.memorizing", "MemorizingAttention", {}),
 }
 
 

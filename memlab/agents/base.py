@@ -1,0 +1,102 @@
+"""What every agent-memory system shares: the store, the LLM, the clock, and the reader.
+
+A system sees a conversation one *round* (user turn + assistant reply) at a time through
+:meth:`AgentMemory.observe`, with ``start_session`` / ``end_session`` around each session and
+the simulated clock set to the session's date. A question is answered by the same reader for
+every system: :meth:`AgentMemory.contexts` (what the system retrieves, best first) then
+``llm.answer``. ``reader_policy`` says how the offline reader resolves two values for one slot:
+``rank`` (the first retrieved wins -- a reader with no sense of time) or ``latest``.
+"""
+
+from __future__ import annotations
+
+from memlab.agents.llm import LLM, LLMOutputError, RuleLLM, iso_date
+from memlab.agents.store import Hit, MemoryStore
+
+__all__ = ["AgentMemory", "context_of", "round_text"]
+
+
+def round_text(user: str, assistant: str) -> str:
+    return f"user: {user}\nassistant: {assistant}"
+
+
+def context_of(hit: Hit) -> dict:
+    return {"text": hit.text, "date": hit.meta.get("date", iso_date(hit.created_at)),
+            "sources": hit.meta.get("sources", []), "id": hit.id, "explain": hit.explain}
+
+
+class AgentMemory:
+    """Base class: ``observe`` writes, ``retrieve`` reads, ``ask`` answers."""
+
+    name = "base"
+    reader_policy = "rank"
+
+    def __init__(self, store: MemoryStore | None = None, llm: LLM | None = None,
+                 user: str = "user"):
+        self.store = store if store is not None else MemoryStore()
+        self.llm = llm if llm is not None else RuleLLM()
+        self.user = user
+        self.clock = self.store.clock
+        self.rounds = 0
+
+    # ---- write side -------------------------------------------------------------------
+    def _extract(self, text: str, date: str) -> list[str]:
+        """``llm.extract_facts`` with the error policy: a malformed reply stores nothing for
+        this turn and is recorded in ``self.errors`` (``on_error="raise"`` re-raises)."""
+        try:
+            return self.llm.extract_facts(text, date=date)
+        except LLMOutputError as e:
+            if getattr(self, "on_error", "add") == "raise":
+                raise
+            self.errors = getattr(self, "errors", [])
+            self.errors.append(str(e))
+            return []
+
+    def start_session(self, session_id: str = "") -> None:
+        self.session_id = session_id
+
+    def observe(self, user_text: str, assistant_text: str, sources: list[str] = ()) -> None:
+        self.rounds += 1
+        self._observe(user_text, assistant_text, list(sources))
+
+    def _observe(self, user_text, assistant_text, sources):
+        raise NotImplementedError
+
+    def end_session(self) -> None:
+        pass
+
+    # ---- read side ----------------------------------------------------------------------
+    def retrieve(self, query: str, k: int = 5) -> list[Hit]:
+        raise NotImplementedError
+
+    def contexts(self, query: str, k: int = 5) -> list[dict]:
+        return [context_of(h) for h in self.retrieve(query, k)]
+
+    def ask(self, question: str, k: int = 5) -> tuple[str, list[dict]]:
+        ctx = self.contexts(question, k)
+        return self.llm.answer(question, ctx, policy=self.reader_policy), ctx
+
+    # ---- the shared memlab vocabulary (memlab.memory.Memory) --------------------------
+    def write(self, user_text: str, assistant_text: str = "", sources: list[str] = ()) -> None:
+        """``Memory.write``: observe one round."""
+        self.observe(user_text, assistant_text, sources)
+
+    def read(self, query: str, k: int = 5) -> list[Hit]:
+        """``Memory.read``: the system's retrieval."""
+        return self.retrieve(query, k)
+
+    def forget(self) -> dict:
+        """``Memory.forget``: purge this user from the store (rows, events, vectors, caches)."""
+        self.rounds = 0
+        return self.store.forget(self.user)
+
+    # ---- cost ---------------------------------------------------------------------------
+    def state_size(self) -> int:
+        """Memories held (active rows) for this user."""
+        return len(self.store.items(self.user))
+
+    def write_calls(self) -> int:
+        return sum(v for op, v in self.llm.calls.items() if op != "answer")
+
+    def reset(self) -> None:
+        self.forget()

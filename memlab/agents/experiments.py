@@ -1,0 +1,135 @@
+"""The experiments of chapters 12-13 as library functions (the notebooks and claim tests call
+these; the notebooks only orchestrate and plot)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from memlab.agents.memorybank import DAY, MemoryBank, retention
+from memlab.agents.store import MemoryStore
+
+__all__ = [
+    "compounded_survival",
+    "ku_comparison",
+    "measured_retention",
+    "memgpt_occupancy",
+    "monotone_fraction",
+    "recall_curve",
+    "recall_vs_k",
+    "retention_grid",
+    "saturation",
+]
+
+
+def retention_grid(ts, Ss, precedence_bug: bool = False) -> np.ndarray:
+    """``R[i, j] = retention(ts[j], Ss[i])``."""
+    return np.array([[retention(t, S, precedence_bug) for t in ts] for S in Ss])
+
+
+def monotone_fraction(ts=(0.5, 1, 2, 5, 10), Ss=(1, 2, 3, 5, 8),
+                      precedence_bug: bool = False) -> float:
+    """Fraction of pairs (t > 0, S_a < S_b) with R(t, S_b) > R(t, S_a): 1 for the paper."""
+    R = retention_grid(ts, Ss, precedence_bug)
+    pairs = [(R[b, j] > R[a, j]) for j in range(len(ts)) for a in range(len(Ss))
+             for b in range(a + 1, len(Ss))]
+    return float(np.mean(pairs))
+
+
+def measured_retention(ts=(0, 1, 2, 4, 8), Ss=(1, 2, 4), n: int = 400, seed: int = 0,
+                       precedence_bug: bool = False) -> dict:
+    """Run ONE MemoryBank forgetting pass over ``n`` memories per (age t, strength S) cell and
+    measure the surviving fraction; compare with exp(-t/S)."""
+    store = MemoryStore()
+    mb = MemoryBank(store=store, seed=seed, precedence_bug=precedence_bug, user="u")
+    now = 100 * DAY
+    store.clock.set(now)
+    cells = {}
+    with store.transaction():
+        for S in Ss:
+            for t in ts:
+                cells[(S, t)] = [store.add("u", f"memory S{S} t{t} #{i}",
+                                           {"strength": S, "last_recall": now - t * DAY},
+                                           kind="turn") for i in range(n)]
+    mb.forget_pass()
+    alive = {it.id for it in store.items("u")}
+    meas = np.array([[np.mean([i in alive for i in cells[(S, t)]]) for t in ts] for S in Ss])
+    theory = retention_grid(ts, Ss)
+    return {"ts": list(ts), "Ss": list(Ss), "measured": meas, "theory": theory,
+            "max_abs_err": float(np.abs(meas - theory).max())}
+
+
+def recall_curve(days: float = 20.0, recalls=(2, 5, 10), S0: float = 1.0,
+                 precedence_bug: bool = False, n: int = 400):
+    """R(t) of one memory recalled at the given days (S += 1 and t resets at each recall)."""
+    grid = np.linspace(0, days, n)
+    S, last, R = S0, 0.0, []
+    pending = sorted(r for r in recalls if 0 < r <= days)
+    for t in grid:
+        while pending and t >= pending[0]:
+            S, last = S + 1, pending.pop(0)
+        R.append(retention(t - last, S, precedence_bug))
+    return grid, np.array(R)
+
+
+def compounded_survival(days: int = 10, S: float = 1.0) -> np.ndarray:
+    """MemoryBank's code draws ``random() > R`` at *every* load: survival after D daily loads is
+    prod_{d<=D} R(d) = exp(-D(D+1)/(2S)), far below R(D) = exp(-D/S)."""
+    return np.cumprod([retention(d, S) for d in range(1, days + 1)])
+
+
+def ku_comparison(records, k: int = 5) -> dict:
+    """Knowledge-update accuracy and stale rate of plain retrieval vs Mem0-style updates."""
+    from memlab.agents.harness import SYSTEMS, evaluate
+
+    names = ("plain-retrieval", "plain-retrieval+time", "mem0", "mem0-add-only", "memos",
+             "full-context")
+    res = evaluate(records, {n: SYSTEMS[n] for n in names}, k=k)
+    return {n: {"ku_accuracy": m["knowledge_update"], "stale_rate": m["stale_rate"]}
+            for n, m in res.items()}
+
+
+def memgpt_occupancy(records, persona: int = 0, context_window: int = 300) -> list[dict]:
+    """The MemGPT context-occupancy trace over one persona's sessions."""
+    from memlab.agents.harness import parse_date
+    from memlab.agents.memgpt import MemGPT
+
+    groups = {}
+    for r in records:
+        groups.setdefault(tuple(r["haystack_session_ids"]), r)
+    r0 = list(groups.values())[persona]
+    m = MemGPT(context_window=context_window, user="u")
+    for sid, date, sess in zip(r0["haystack_session_ids"], r0["haystack_dates"],
+                               r0["haystack_sessions"]):
+        m.clock.set(parse_date(date))
+        for t in range(0, len(sess) - 1, 2):
+            m.observe(sess[t]["content"], sess[t + 1]["content"], [f"{sid}_{t}"])
+    return m.trace
+
+
+def recall_vs_k(records, names=("plain-retrieval", "mem0", "a-mem"), ks=(1, 2, 3, 5, 8)) -> dict:
+    """``{system: {"k": [...], "recall_any": [...], "overall": [...]}}`` over top-k."""
+    from memlab.agents.harness import SYSTEMS, evaluate
+
+    out = {n: {"k": list(ks), "recall_any": [], "overall": []} for n in names}
+    for k in ks:
+        res = evaluate(records, {n: SYSTEMS[n] for n in names}, k=k)
+        for n in names:
+            out[n]["recall_any"].append(res[n]["recall_any@k"])
+            out[n]["overall"].append(res[n]["overall"])
+    return out
+
+
+def saturation(sessions=(8, 16, 32), names=("plain-retrieval", "mem0", "memorybank"),
+               n_personas: int = 6, seed: int = 0, k: int = 5) -> dict:
+    """Accuracy and store size as the haystack grows (same facts, more filler sessions)."""
+    from memlab.agents.harness import SYSTEMS, evaluate
+    from memlab.tasks.longmemeval import generate
+
+    out = {n: {"sessions": list(sessions), "overall": [], "memories_per_round": []}
+           for n in names}
+    for ns in sessions:
+        res = evaluate(generate(n_personas, ns, seed=seed), {n: SYSTEMS[n] for n in names}, k=k)
+        for n in names:
+            out[n]["overall"].append(res[n]["overall"])
+            out[n]["memories_per_round"].append(res[n]["memories_per_round"])
+    return out

@@ -1,0 +1,355 @@
+"""One durable, inspectable store under every agent-memory system: SQLite + an event log.
+
+Every write is one transaction that changes a row *and* appends an immutable event::
+
+    events(seq, ts, user_id, memory_id, op, text, old_text, meta, reason)
+    op in {add, update, delete, link, forget, summarise}
+
+so any memory can be shown as of an earlier time (:meth:`MemoryStore.as_of` folds the events
+up to ``t``), every change says why (``reason``), and :meth:`MemoryStore.history` is the trail
+Mem0 keeps in its ``history`` table. Vectors (float32 BLOBs) live in the same row, so a crash
+can never leave a memory without its vector or the other way round.
+
+Durability choices (what Mem0 users asked for in its issues): WAL journal (readers do not block
+the writer), ``BEGIN IMMEDIATE`` transactions (two processes cannot deadlock on the
+read->write upgrade), a busy timeout (no "database is locked" under concurrent writers),
+``synchronous=NORMAL`` (a killed *process* loses nothing committed; ``FULL`` also survives
+power loss), and ``secure_delete`` + checkpoint + VACUUM in :meth:`forget` so a forgotten
+user's text leaves no bytes in the file.
+
+Search is exact cosine over an in-process matrix cache (per user, rebuilt after writes by
+other processes when ``fresh=True``); every hit carries ``explain`` = its score components.
+Simulated time: all timestamps come from an injectable :class:`SimClock` (seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from memlab.agents.embed import Embedder, HashingEmbedder
+
+__all__ = ["Hit", "Item", "MemoryStore", "SimClock"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS memories(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, kind TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'active', text TEXT NOT NULL, meta TEXT NOT NULL, vec BLOB,
+  created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id, state);
+CREATE TABLE IF NOT EXISTS events(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, user_id TEXT NOT NULL,
+  memory_id INTEGER, op TEXT NOT NULL, text TEXT, old_text TEXT, meta TEXT, reason TEXT);
+CREATE INDEX IF NOT EXISTS events_user ON events(user_id, memory_id);
+CREATE TABLE IF NOT EXISTS links(
+  user_id TEXT NOT NULL, src INTEGER NOT NULL, dst INTEGER NOT NULL, created_at REAL,
+  PRIMARY KEY(src, dst));
+"""
+OPS = ("add", "update", "delete", "link", "forget", "summarise")
+
+
+class SimClock:
+    """Injectable simulated time in seconds (all decay and temporal logic read it)."""
+
+    def __init__(self, now: float = 0.0):
+        self.now = float(now)
+
+    def set(self, t: float) -> None:
+        self.now = float(t)
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"time cannot go backwards: advance({seconds})")
+        self.now += seconds
+
+
+@dataclass
+class Item:
+    id: int
+    user_id: str
+    kind: str
+    state: str
+    text: str
+    meta: dict
+    created_at: float
+    updated_at: float
+
+
+@dataclass
+class Hit:
+    id: int
+    text: str
+    score: float
+    explain: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    kind: str = "memory"
+
+
+class MemoryStore:
+    """SQLite store (``path=":memory:"`` for throw-away use) with an event log and search."""
+
+    def __init__(self, path: str = ":memory:", embedder: Embedder | None = None,
+                 clock: SimClock | None = None, timeout: float = 30.0,
+                 synchronous: str = "NORMAL"):
+        if synchronous not in ("OFF", "NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be OFF, NORMAL or FULL, got {synchronous!r}")
+        self.path, self.embedder = str(path), embedder or HashingEmbedder()
+        self.clock = clock or SimClock()
+        self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                    check_same_thread=False)
+        self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        if self.path != ":memory:":
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(f"PRAGMA synchronous={synchronous}")
+        self.conn.execute("PRAGMA secure_delete=ON")
+        self._depth = 0
+        self.conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        self._cache: dict[str, tuple] = {}   # user -> (ids, kinds, matrix)
+        self._pending: dict[str, list] = {}  # user -> [(id, kind, vec)] added since
+
+    # ---- transactions --------------------------------------------------------------------
+    @contextmanager
+    def transaction(self):
+        """All writes inside happen atomically (nested calls join the outer transaction)."""
+        if getattr(self, "_depth", 0):
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._cache.clear()
+            self._pending.clear()
+            raise
+        finally:
+            self._depth = 0
+
+    def _event(self, user, mid, op, text=None, old=None, meta=None, reason="", ts=None):
+        assert op in OPS, op
+        self.conn.execute(
+            "INSERT INTO events(ts,user_id,memory_id,op,text,old_text,meta,reason) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (self.clock.now if ts is None else ts, user, mid, op, text, old,
+             json.dumps(meta) if meta is not None else None, reason))
+
+    # ---- writes ---------------------------------------------------------------------------
+    def add(self, user: str, text: str, meta: dict | None = None, reason: str = "",
+            kind: str = "memory", state: str = "active", ts: float | None = None,
+            op: str = "add", embed_text: str | None = None) -> int:
+        """Store ``text`` (its vector from ``embed_text`` when given); returns the new id."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty string")
+        if not isinstance(user, str) or not user:
+            raise ValueError("user must be a non-empty string")
+        ts = self.clock.now if ts is None else ts
+        meta = dict(meta or {})
+        vec = self.embedder.embed([embed_text or text])[0].astype(np.float32)
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO memories(user_id,kind,state,text,meta,vec,created_at,updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (user, kind, state, text, json.dumps(meta), vec.tobytes(), ts, ts))
+            mid = cur.lastrowid
+            self._event(user, mid, op, text, None, {**meta, "_kind": kind, "_state": state},
+                        reason, ts)
+        if user in self._cache and state == "active":
+            self._pending.setdefault(user, []).append((mid, kind, vec))
+        return mid
+
+    def update(self, mid: int, text: str | None = None, meta: dict | None = None,
+               reason: str = "", state: str | None = None, ts: float | None = None,
+               embed_text: str | None = None) -> Item:
+        ts = self.clock.now if ts is None else ts
+        with self.transaction():
+            old = self.get(mid)
+            if old is None:
+                raise KeyError(f"no memory with id {mid}")
+            new_text = old.text if text is None else text
+            new_meta = {**old.meta, **(meta or {})}
+            new_state = old.state if state is None else state
+            vec = (self.embedder.embed([embed_text or new_text])[0].astype(np.float32).tobytes()
+                   if new_text != old.text or embed_text else None)
+            self.conn.execute(
+                "UPDATE memories SET text=?, meta=?, state=?, updated_at=?, vec=COALESCE(?, vec) "
+                "WHERE id=?", (new_text, json.dumps(new_meta), new_state, ts, vec, mid))
+            self._event(old.user_id, mid, "update", new_text, old.text,
+                        {**new_meta, "_kind": old.kind, "_state": new_state}, reason, ts)
+        if vec is not None or new_state != old.state:
+            self._drop(old.user_id)
+        return self.get(mid)
+
+    def delete(self, mid: int, reason: str = "", ts: float | None = None) -> None:
+        """Hard delete of the row (Mem0 classic); the event log keeps what it said."""
+        with self.transaction():
+            old = self.get(mid)
+            if old is None:
+                raise KeyError(f"no memory with id {mid}")
+            self.conn.execute("DELETE FROM memories WHERE id=?", (mid,))
+            self.conn.execute("DELETE FROM links WHERE src=? OR dst=?", (mid, mid))
+            self._event(old.user_id, mid, "delete", None, old.text, None, reason, ts)
+        self._drop(old.user_id)
+
+    def _drop(self, user: str) -> None:
+        self._cache.pop(user, None)
+        self._pending.pop(user, None)
+
+    def link(self, src: int, dst: int, reason: str = "", ts: float | None = None) -> None:
+        with self.transaction():
+            a, b = self.get(src), self.get(dst)
+            if a is None or b is None:
+                raise KeyError(f"cannot link {src} -> {dst}: unknown id")
+            self.conn.execute("INSERT OR IGNORE INTO links VALUES (?,?,?,?)",
+                              (a.user_id, src, dst, self.clock.now if ts is None else ts))
+            self._event(a.user_id, src, "link", str(dst), None, {"dst": dst}, reason, ts)
+
+    def summarise(self, user: str, text: str, sources: list[int], reason: str = "",
+                  meta: dict | None = None) -> int:
+        return self.add(user, text, {**(meta or {}), "sources": list(sources)}, reason,
+                        kind="summary", op="summarise")
+
+    def forget(self, user: str, reason: str = "user asked to be forgotten") -> dict:
+        """Purge every trace of ``user``: rows, vectors, links, events, caches, freed pages."""
+        with self.transaction():
+            texts = [r[0] for r in self.conn.execute(
+                "SELECT text FROM memories WHERE user_id=?", (user,))]
+            n = self.conn.execute("DELETE FROM memories WHERE user_id=?", (user,)).rowcount
+            e = self.conn.execute("DELETE FROM events WHERE user_id=?", (user,)).rowcount
+            self.conn.execute("DELETE FROM links WHERE user_id=?", (user,))
+        self._drop(user)
+        if hasattr(self.embedder, "evict"):
+            self.embedder.evict(texts)
+        if self.path != ":memory:":
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # the purge itself is logged without naming the user (a count, not an identity)
+        with self.transaction():
+            self._event("-", None, "forget", None, None, {"rows": n, "events": e}, reason)
+        return {"rows": n, "events": e}
+
+    # ---- reads ----------------------------------------------------------------------------
+    def _item(self, r) -> Item:
+        return Item(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7])
+
+    _COLS = "id,user_id,kind,state,text,meta,created_at,updated_at"
+
+    def get(self, mid: int) -> Item | None:
+        r = self.conn.execute(f"SELECT {self._COLS} FROM memories WHERE id=?", (mid,)).fetchone()
+        return self._item(r) if r else None
+
+    def items(self, user: str, kind: str | None = None, state: str | None = "active") -> list[Item]:
+        q, args = f"SELECT {self._COLS} FROM memories WHERE user_id=?", [user]
+        if kind is not None:
+            q, args = q + " AND kind=?", args + [kind]
+        if state is not None:
+            q, args = q + " AND state=?", args + [state]
+        return [self._item(r) for r in self.conn.execute(q + " ORDER BY id", args)]
+
+    def count(self, user: str | None = None) -> int:
+        if user is None:
+            return self.conn.execute("SELECT COUNT(*) FROM memories").fetchone()[0]
+        return self.conn.execute("SELECT COUNT(*) FROM memories WHERE user_id=?",
+                                 (user,)).fetchone()[0]
+
+    def links(self, mid: int, both: bool = False) -> list[int]:
+        """Ids ``mid`` links to (and, with ``both``, the ids linking to it)."""
+        out = [r[0] for r in self.conn.execute("SELECT dst FROM links WHERE src=? ORDER BY dst",
+                                               (mid,))]
+        if both:
+            out += [r[0] for r in self.conn.execute(
+                "SELECT src FROM links WHERE dst=? ORDER BY src", (mid,)) if r[0] not in out]
+        return out
+
+    def history(self, mid: int) -> list[dict]:
+        cols = ("seq", "ts", "op", "text", "old_text", "meta", "reason")
+        rows = self.conn.execute(f"SELECT {','.join(cols)} FROM events WHERE memory_id=? "
+                                 "ORDER BY seq", (mid,))
+        return [dict(zip(cols, r)) for r in rows]
+
+    def events(self, user: str) -> list[dict]:
+        cols = ("seq", "ts", "memory_id", "op", "text", "old_text", "reason")
+        rows = self.conn.execute(f"SELECT {','.join(cols)} FROM events WHERE user_id=? "
+                                 "ORDER BY seq", (user,))
+        return [dict(zip(cols, r)) for r in rows]
+
+    def as_of(self, user: str, t: float) -> dict[int, dict]:
+        """The user's memories as they were at time ``t``: a fold over the event log."""
+        state: dict[int, dict] = {}
+        for seq, mid, op, text, meta in self.conn.execute(
+                "SELECT seq, memory_id, op, text, meta FROM events WHERE user_id=? AND ts<=? "
+                "ORDER BY seq", (user, t)):
+            if op in ("add", "summarise", "update"):
+                m = json.loads(meta) if meta else {}
+                state[mid] = {"text": text, "kind": m.pop("_kind", "memory"),
+                              "state": m.pop("_state", "active"), "meta": m}
+            elif op == "delete":
+                state.pop(mid, None)
+        return state
+
+    def vectors(self, user: str, kind: str | None = None, fresh: bool = False):
+        """``(ids [n], matrix [n, d])`` of the user's active memories (cached per process)."""
+        if fresh or user not in self._cache:
+            self._pending.pop(user, None)
+            rows = self.conn.execute("SELECT id, kind, vec FROM memories WHERE user_id=? AND "
+                                     "state='active' ORDER BY id", (user,)).fetchall()
+            d = self.embedder.dim
+            mat = (np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(-1, d)
+                   if rows else np.zeros((0, d), np.float32))
+            self._cache[user] = (np.array([r[0] for r in rows], dtype=np.int64),
+                                 np.array([r[1] for r in rows], dtype=object), mat)
+        if self._pending.get(user):       # appended since the last search: concatenate once
+            ids, kinds, mat = self._cache[user]
+            new = self._pending.pop(user)
+            self._cache[user] = (np.concatenate([ids, [p[0] for p in new]]).astype(np.int64),
+                                 np.concatenate([kinds, np.array([p[1] for p in new], object)]),
+                                 np.vstack([mat] + [p[2][None] for p in new]))
+        ids, kinds, mat = self._cache[user]
+        if kind is not None:
+            m = kinds == kind
+            return ids[m], mat[m]
+        return ids, mat
+
+    def search(self, user: str, query: str, k: int = 5, kind: str | None = None,
+               fresh: bool = False) -> list[Hit]:
+        """Top-``k`` active memories by cosine; ``explain`` = ``{"cosine": s}``."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        ids, mat = self.vectors(user, kind, fresh)
+        if len(ids) == 0:
+            return []
+        s = mat @ self.embedder.embed([query])[0]
+        if len(s) <= 4 * k:
+            top = np.argsort(-s, kind="stable")[:k]
+        else:                                   # O(n) partition, then sort the k
+            part = np.argpartition(-s, k - 1)[:k]
+            top = part[np.argsort(-s[part], kind="stable")]
+        return self.hits([int(ids[i]) for i in top], [{"cosine": float(s[i])} for i in top],
+                         [float(s[i]) for i in top])
+
+    def hits(self, ids: list[int], explains: list[dict], scores: list[float]) -> list[Hit]:
+        out = []
+        for mid, ex, sc in zip(ids, explains, scores):
+            it = self.get(mid)
+            if it is not None:
+                out.append(Hit(mid, it.text, sc, ex, it.meta, it.created_at, it.updated_at,
+                               it.kind))
+        return out
+
+    def integrity(self) -> str:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()
