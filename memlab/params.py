@@ -76,7 +76,7 @@ class ChapterParams(BaseModel):
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ParameterError(
-                    f"unknown parameter {name!r}{hint} "
+                    f"unknown parameter {name!r}{hint}. "
                     f"Allowed: {', '.join(known)}")
 
     @classmethod

@@ -38,13 +38,13 @@ def test_plan_rejects_bad_parameters_fast(ch):
 def test_report_cli_fails_in_seconds_naming_the_parameter():
     t0 = time.time()
     proc = subprocess.run([sys.executable, "-m", "memlab.cli", "report", "notebooks/00_start.ipynb",
-                           "-p", "demo_patternz", "3"], capture_output=True, text=True, timeout=120)
+                           "-p", "d_modle", "3"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "demo_patternz" in proc.stderr and "demo_patterns" in proc.stderr
+    assert "unknown parameter 'd_modle'; did you mean 'd_model'?" in proc.stderr
     assert time.time() - t0 < 60  # no kernel was started (generous bound for a loaded CI box)
     proc = subprocess.run([sys.executable, "-m", "memlab.cli", "report", "00", "-p",
-                           "demo_patterns", "500"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "'demo_patterns' = 500" in proc.stderr
+                           "max_len", "5"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "'max_len' = 5" in proc.stderr and "16 <= value" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "memlab.cli", "report", "42"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "no chapter" in proc.stderr
