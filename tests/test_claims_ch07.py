@@ -1,0 +1,63 @@
+"""Chapter 07's claims at small size, with the notebook's experiment functions and targets."""
+
+import pytest
+import torch
+
+from memlab.chapters import get_chapter
+from memlab.retrieval import experiments as X
+
+CH = get_chapter("07")
+W = 8
+
+
+@pytest.fixture(scope="module")
+def trained():
+    train = X.define_then_use(1000, 64, 4, min_gap=W + 2, seed=0)
+    test = X.define_then_use(2, 4096, 64, min_gap=64, seed=1000)
+    reader = X.build_reader(train, d_embed=64, window=W, top_k=64, seed=0)
+    X.train_reader(reader, train, steps=120, batch_size=16, lr=0.1, seed=0)
+    rows = X.memory_size_sweep(reader, test, [0, 256, 4096], top_k=8)
+    return reader, train, test, rows
+
+
+def test_claim_no_memory_is_near_chance(trained):
+    *_, rows = trained
+    assert CH.claims["no_memory_accuracy"].check(rows[0]["accuracy"]), rows
+
+
+def test_claim_full_memory_answers(trained):
+    *_, rows = trained
+    assert CH.claims["full_memory_accuracy"].check(rows[-1]["accuracy"]), rows
+
+
+def test_claim_accuracy_grows_with_memory_size(trained):
+    *_, rows = trained
+    gain = rows[-1]["accuracy"] - rows[1]["accuracy"]
+    assert CH.claims["memory_size_gain"].check(gain), rows
+    accs = [r["accuracy"] for r in rows]
+    assert accs == sorted(accs), accs
+
+
+def test_claim_16x_vq_memory_keeps_accuracy(trained):
+    reader, train, test, rows = trained
+    out = X.compression_sweep(reader, test, train, ratios=(16,), top_k=8)
+    assert out[0]["accuracy"] == pytest.approx(rows[-1]["accuracy"])
+    assert CH.claims["vq16_accuracy_drop"].check(out[0]["accuracy"] - out[1]["accuracy"]), out
+
+
+def test_claim_vq_at_256x_is_not_free(trained):
+    """The claim test must be able to fail: one codeword per 64 dims destroys retrieval."""
+    reader, train, test, _ = trained
+    out = X.compression_sweep(reader, test, train, ratios=(256,), top_k=8)
+    assert not CH.claims["vq16_accuracy_drop"].check(out[0]["accuracy"] - out[1]["accuracy"]), out
+
+
+def test_claim_ann_recall_at_10():
+    keys, queries = X.clustered_keys(20_000, 64, spread=0.5, n_queries=128, seed=0)
+    r = X.ann_vs_exact(keys, queries, k=10, nlist=128, nprobe=8, repeat=1)
+    assert CH.claims["ann_recall_at_10"].check(r["recall_at_k"]), r
+    # and with too few probes on unstructured keys the same target fails
+    g = torch.Generator().manual_seed(0)
+    bad = X.ann_vs_exact(torch.randn(20_000, 64, generator=g), torch.randn(64, 64, generator=g),
+                         k=10, nlist=128, nprobe=1, repeat=1)
+    assert not CH.claims["ann_recall_at_10"].check(bad["recall_at_k"]), bad
