@@ -102,7 +102,10 @@ class ChapterParams(BaseModel):
     def _explain(cls, err: ValidationError, values: Mapping[str, Any]) -> str:
         lines = []
         for e in err.errors():
-            name = ".".join(str(x) for x in e["loc"]) or "?"
+            if not e["loc"]:  # a check across several fields (model validator)
+                lines.append(f"parameters not allowed together: {e['msg']}")
+                continue
+            name = ".".join(str(x) for x in e["loc"])
             field = cls.model_fields.get(name)
             allowed = _allowed(field) if field is not None else ""
             helptext = f" ({field.description})" if field is not None and field.description else ""

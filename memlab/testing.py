@@ -19,7 +19,7 @@ __all__ = ["rel_err", "assert_close", "flatten_state", "check_sequence_memory"]
 
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     """max|a-b| / max(max|b|, tiny): one number, scale-free."""
-    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    a, b = torch.as_tensor(a).detach(), torch.as_tensor(b).detach()
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch: {tuple(a.shape)} vs {tuple(b.shape)}")
     if b.numel() == 0:

@@ -69,3 +69,20 @@ def test_get_chapter_lookup():
     assert get_chapter("notebooks/00_start.ipynb") == ch
     with pytest.raises(KeyError, match="no chapter"):
         get_chapter("99")
+
+
+def test_cross_field_errors_read_plainly():
+    from pydantic import model_validator
+
+    class Q(ChapterParams):
+        k: int = Field(4, ge=1)
+        n: int = Field(8, ge=1)
+
+        @model_validator(mode="after")
+        def _k_le_n(self):
+            if self.k > self.n:
+                raise ValueError(f"k={self.k} must not exceed n={self.n}")
+            return self
+
+    with pytest.raises(ParameterError, match="not allowed together: .*k=9 must not exceed n=8"):
+        Q.build({"k": 9})

@@ -1,0 +1,58 @@
+"""Chapter 08: memory layers (product-key memory)."""
+
+from pydantic import model_validator
+
+from memlab.chapters import Chapter, Mechanism
+from memlab.params import ChapterParams, Field
+from memlab.report import at_least, between
+
+
+class Params(ChapterParams):
+    eq_n_keys: int = Field(128, ge=8, le=512, description="sub-keys per half |K| in the equality check (N = |K|^2 slots)")
+    eq_k: int = Field(32, ge=1, le=64, description="slots read per head k in the equality check")
+    eq_queries: int = Field(256, ge=16, le=8192, description="random queries in the equality check")
+    n_facts: int = Field(4096, ge=256, le=1_000_000, description="facts in the long-tail lookup table")
+    zipf_a: float = Field(1.0, ge=0.0, le=2.0, description="Zipf exponent of the facts' frequencies")
+    mem_n_keys: int = Field(64, ge=8, le=1024, description="sub-keys per half of the memoriser PKM (N = mem_n_keys^2 slots)")
+    mem_heads: int = Field(4, ge=1, le=16, description="heads H of the memoriser's PKM")
+    mem_k: int = Field(16, ge=1, le=64, description="slots read per head by the memoriser's PKM")
+    train_steps: int = Field(300, ge=10, le=100_000, description="Adam steps for each memoriser")
+    batch_size: int = Field(256, ge=8, le=65_536, description="facts per training batch (Zipf-sampled)")
+    FULL = {"eq_n_keys": 256, "eq_queries": 1024, "n_facts": 65_536, "mem_n_keys": 256,
+            "train_steps": 4000, "batch_size": 1024}
+
+    @model_validator(mode="after")
+    def _k_fits_in_keys(self):
+        for k, n in (("eq_k", "eq_n_keys"), ("mem_k", "mem_n_keys")):
+            if getattr(self, k) > getattr(self, n):
+                raise ValueError(f"{k}={getattr(self, k)} must be <= {n}={getattr(self, n)} "
+                                 "(top-k of each half needs at least k sub-keys)")
+        return self
+
+
+CHAPTER = Chapter(
+    number="08",
+    slug="memory_layers",
+    title="Memory layers: product-key memory",
+    summary="A huge trainable key-value table read sparsely: product keys find the exact top-k "
+            "of N = |K|^2 slots from 2|K| + k^2 scores; a PKM memorises a long-tail table "
+            "that an MLP of equal FLOPs cannot.",
+    Params=Params,
+    mechanisms=(
+        Mechanism("product-key memory (PKM)", "memlab.layers.product_keys",
+                  "N * d_value values + 2 H |K| d_key/2 sub-keys (N = |K|^2); per token read: "
+                  "H k slots",
+                  "Lample et al. 2019, Large Memory Layers with Product Keys; "
+                  "Berges et al. 2024, Memory Layers at Scale"),
+    ),
+    claims={
+        # share of (query, head) pairs whose product-key top-k set equals the exhaustive one
+        "topk_match_fraction": between(1.0, 1.0),
+        # exhaustive scores / product-key scores per query (N / (2|K| + k^2)); 12.8 at defaults
+        "score_ratio": at_least(8.0),
+        # tail accuracy (rarer half of the facts): PKM minus equal-FLOPs MLP, both at their
+        # best learning rate; measured 0.53-0.62 over seeds and sizes (frequency-weighted
+        # "stream" gain is only ~0.09: both models learn the frequent facts)
+        "pkm_tail_gain": at_least(0.3),
+    },
+)
