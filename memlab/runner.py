@@ -107,6 +107,20 @@ def key_figure(nb_path: Path) -> str | None:
     return first
 
 
+def _cell_label(executed: Path, index: int) -> str:
+    """Name a failing cell by its index in the SOURCE notebook (papermill inserts a cell)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(str(executed), as_version=4).cells
+        injected = [i for i, c in enumerate(cells)
+                    if "injected-parameters" in c.metadata.get("tags", [])]
+    except Exception:  # noqa: BLE001
+        return f"cell {index} of the executed notebook"
+    src_index = index - 1 if injected and injected[0] < index else index
+    return f"cell {src_index} (cell {index} of the executed notebook)"
+
+
 def run_chapter(p: Plan, out_dir: Path, profile: str, timeout: int | None = None,
                 progress: bool = True) -> dict[str, Any]:
     import papermill as pm
@@ -126,7 +140,7 @@ def run_chapter(p: Plan, out_dir: Path, profile: str, timeout: int | None = None
                             kernel_name="python3", cwd=str(ch.notebook_path.parent),
                             progress_bar=progress, execution_timeout=timeout)
     except PapermillExecutionError as e:
-        error = f"cell {e.cell_index} (execution count {e.exec_count}): {e.ename}: {e.evalue}"
+        error = f"{_cell_label(out_nb, e.cell_index)}: {e.ename}: {e.evalue}"
     except Exception as e:  # noqa: BLE001 - any failure is reported, the others still run
         error = f"{type(e).__name__}: {e}"
     wall = time.perf_counter() - t0

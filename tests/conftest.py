@@ -9,7 +9,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 # Two pytest-xdist workers on two cores: one thread each, or small-op loops thrash (DESIGN.md).
+# The variable is inherited by the notebook kernels that nbval starts from this process.
 if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
 
 

@@ -54,7 +54,7 @@ def test_report_writes_everything_and_survives_a_failing_notebook(tmp_path):
     assert [c["notebook"] for c in summary["chapters"]] == [bad.notebook, "00_start.ipynb"]
     broken, tour = summary["chapters"]
     assert broken["passed"] is False
-    assert "cell 2" in broken["error"] and "boom in cell two" in broken["error"]
+    assert "cell 2 (cell 3 of the executed notebook)" in broken["error"] and "boom in cell two" in broken["error"]
     assert tour["passed"] is True, tour
     assert summary["passed"] is False
     for c in summary["chapters"]:
