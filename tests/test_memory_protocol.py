@@ -108,3 +108,19 @@ def test_seeding_reproduces():
     assert torch.equal(a, torch.randn(5))
     with pytest.raises(ValueError, match="seed"):
         seed_everything(-3)
+
+
+def test_cpu_threads_restores_the_count():
+    from memlab.device import cpu_threads
+
+    before = torch.get_num_threads()
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError):
+        with cpu_threads(1):
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="positive thread count"):
+        with cpu_threads(0):
+            pass

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from memlab.device import cpu_threads as threads_on_cpu
 from memlab.fastweights.delta_rule import delta_rule_chunked
 from memlab.fastweights.linear_attention import linear_attention_chunked
 
@@ -190,14 +191,9 @@ def mqar_recall_vs_pairs(mixers: dict[str, Callable], d_model: int, pairs: Seque
                      random_non_queries=random_non_queries)
              for i, p in enumerate(pairs)}
     out = {"pairs": list(pairs), "accuracy": {}, "state_size": {}, "wall_s": {}, "loss": {}}
-    threads = torch.get_num_threads()
-    if cpu_threads and torch.device(device).type == "cpu":
-        torch.set_num_threads(cpu_threads)
-    try:
+    with threads_on_cpu(cpu_threads or None, device):
         _train_each(mixers, out, train_set, tests, d_model, vocab_size, n_layers, seq_len, steps,
                     batch_size, lr, seed, device, progress)
-    finally:
-        torch.set_num_threads(threads)
     return out
 
 

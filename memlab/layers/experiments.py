@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from memlab.device import cpu_threads as threads_on_cpu
 from memlab.layers.product_keys import (
     ProductKeyMemory,
     count_scores,
@@ -150,13 +151,9 @@ def train_memoriser(model: nn.Module, table: FactTable, steps: int = 1000, batch
     """
     dev = torch.device(device)
     if dev.type == "cpu" and cpu_threads:
-        before = torch.get_num_threads()
-        torch.set_num_threads(cpu_threads)
-        try:
+        with threads_on_cpu(cpu_threads, dev):
             return train_memoriser(model, table, steps, batch_size, lr, value_lr, seed, device,
                                    progress, desc, cpu_threads=None)
-        finally:
-            torch.set_num_threads(before)
     model.to(dev)
     values = [p for m in model.modules() if isinstance(m, ProductKeyMemory) for p in [m.values]]
     rest = [p for p in model.parameters() if all(p is not v for v in values)]

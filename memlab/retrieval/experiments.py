@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from memlab.device import cpu_threads
+
 from memlab.retrieval.knn import KNNMemory, exact_topk, recall_at_k
 from memlab.retrieval.longmem import SideReader
 from memlab.retrieval.vq import ProductQuantizer
@@ -113,13 +115,8 @@ def train_reader(model: SideReader, data: DefineThenUse, steps: int = 300, batch
     """Adam on the reader's parameters only (the writer is frozen). Returns the loss curve."""
     model.to(device).train()
     opt = torch.optim.Adam(model.trainable(), lr=lr)
-    threads = torch.get_num_threads()
-    if torch.device(device).type == "cpu":
-        torch.set_num_threads(1)    # tiny ops: a second thread only adds contention (DESIGN.md)
-    try:
+    with cpu_threads(1, device):    # tiny ops: a second thread only adds contention
         return _train_loop(model, data, opt, steps, batch_size, seed, device, progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train_loop(model, data, opt, steps, batch_size, seed, device, progress):
