@@ -189,13 +189,33 @@ def test_neural_memory_equalities(kw):
 
 
 def test_neural_memory_float32_and_state_size():
-    m = NeuralMemory(16, n_heads=2, depth=2, expansion=2, chunk_size=8, window=2)
+    torch.manual_seed(0)
+    # theta 0.05, eta 0.9 and a window of 2: an effective step inside the stable range
+    m = NeuralMemory(16, n_heads=2, depth=2, expansion=2, chunk_size=8, window=2, theta=0.05)
     x = torch.randn(3, 40, 16)
     errs = check_sequence_memory(m, x, [16, 24], rtol=1e-4)
     assert errs["forward_vs_recurrent"] < 1e-4
     per_head = 8 * 16 + 16 * 8                      # W1 [16, 8], W2 [8, 16]
     assert m.state_size() == 3 * 2 * per_head + 1 * 2 * (8 + 8)
     assert NeuralMemory(16, depth=1, chunk_size=1).state_size() == 2 * 16 * 16
+
+
+def test_diverging_memory_raises_a_clear_error():
+    """theta 0.1 with eta 0.9 (effective step 1) summed over a window of 2: the MLP memory's
+    gradient steps overshoot and blow up on most seeds; the layer says why instead of
+    returning NaN."""
+    raised = 0
+    for seed in range(6):
+        torch.manual_seed(seed)
+        m = NeuralMemory(16, n_heads=2, depth=2, expansion=2, chunk_size=8, window=2, theta=0.1)
+        try:
+            with torch.no_grad():
+                y, _ = m(torch.randn(3, 40, 16))
+            assert torch.isfinite(y).all()
+        except FloatingPointError as e:
+            assert "diverged" in str(e) and "lower theta" in str(e)
+            raised += 1
+    assert raised >= 1
 
 
 def test_gate_init_and_off():

@@ -54,7 +54,7 @@ class Gate(nn.Module):
         super().__init__()
         if not isinstance(init, (int, float)) or not 0 <= init < 1:
             raise ValueError(f"{name}={init!r} must be in [0, 1) (0 switches the gate off)")
-        self.n_heads, self.off = n_heads, init == 0
+        self.n_heads, self.off, self.init = n_heads, init == 0, float(init)
         if self.off:
             return
         self.bias = nn.Parameter(torch.full((n_heads,), math.log(init / (1 - init))))
@@ -142,6 +142,7 @@ class NeuralMemory(SequenceMemory):
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         o, state = titans_chunked(*self.qkv_gates(x), state, **self._kw())
+        self._check_finite(o)
         return self.o_proj(o.flatten(2)), state
 
     def step(self, x_t, state):
@@ -150,7 +151,19 @@ class NeuralMemory(SequenceMemory):
         if state is None:
             state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
         o, state = titans_recurrent(*self.qkv_gates(x_t[:, None]), state, **self._kw())
+        self._check_finite(o)
         return self.o_proj(o[:, 0].flatten(1)), state
+
+    def _check_finite(self, o: torch.Tensor) -> None:
+        """Gradient-descent memories diverge when the step is too large for the loss's curvature:
+        for ||M k - v||^2 a linear memory needs 2 * theta * window / (1 - eta) * ||k||^2 < 2
+        (keys are unit-norm here); an MLP memory's hidden activations raise the curvature."""
+        if not torch.isfinite(o).all():
+            raise FloatingPointError(
+                f"the neural memory diverged (non-finite read-out): the effective step "
+                f"theta * window / (1 - eta) is too large for this memory (theta gate init "
+                f"{self.theta.init}, eta {self.eta.init}, window {self.window}, "
+                f"depth {len(self.W0)}); lower theta or eta, or use a shorter window")
 
     def retrieve(self, x: torch.Tensor, state: TitansState) -> torch.Tensor:
         """Read without writing: M*(q) for every token of x with the state's weights (MAC's h_t)."""
