@@ -218,6 +218,14 @@ def test_diverging_memory_raises_a_clear_error():
     assert raised >= 1
 
 
+def test_default_memory_is_stable_on_long_streams():
+    for seed in range(3):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            y, _ = NeuralMemory(16)(torch.randn(2, 600, 16))
+        assert torch.isfinite(y).all()
+
+
 def test_gate_init_and_off():
     g = Gate(4, 2, 0.3, "eta")
     x = torch.randn(1, 5, 4)

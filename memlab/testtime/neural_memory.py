@@ -17,8 +17,12 @@ per-token recurrence (sec. 3.1). The initial memory M_0 is a learned parameter (
 memory, like the delta rule's S_0; random for deeper memories, whose hidden layers would get no
 gradient from zeros).
 
-Defaults (theta 0.1, eta 0.9, alpha 0.01, depth 2, chunk 16) are memlab's choices for small
+Defaults (theta 0.02, eta 0.9, alpha 0.01, depth 2, chunk 16) are memlab's choices for small
 tasks: the paper gives no initial gate values; it uses L_M = 2 as its main deep memory.
+Stability: the effective step is theta / (1 - eta) (momentum); with the squared loss a linear
+memory needs 2 * theta * window / (1 - eta) < 2 for unit keys, and a deeper memory less. At
+theta 0.1 (effective step 1) the depth-2 memory diverged on every seed we tried at T = 300;
+at 0.02 none did at T = 1000. A diverging memory raises FloatingPointError, never NaN.
 Not included: the short convolutions, output norm and gating of the paper's block.
 """
 
@@ -78,7 +82,7 @@ class NeuralMemory(SequenceMemory):
     def __init__(self, d_model: int, n_heads: int = 1, d_key: int | None = None,
                  d_value: int | None = None, depth: int = 2, expansion: int = 2,
                  chunk_size: int = 16, window: int = 1, gamma: float = 1.0,
-                 theta: float = 0.1, eta: float = 0.9, alpha: float = 0.01,
+                 theta: float = 0.02, eta: float = 0.9, alpha: float = 0.01,
                  read_after_write: bool = True, data_dependent: bool = True, act: str = "silu"):
         super().__init__()
         for name, val, lo in (("d_model", d_model, 1), ("n_heads", n_heads, 1),
