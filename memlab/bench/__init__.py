@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["entry", "entries", "timeit", "format_table"]
+__all__ = ["entry", "entries", "timeit", "time_wall_cpu", "format_table"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,22 @@ def timeit(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
+
+
+def time_wall_cpu(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(median wall ms, min process-CPU ms) over ``repeat`` calls after one warm-up call.
+
+    On a busy machine the CPU time of a one-thread run is the steadier number (it leaves out
+    the time the process waited for a core); with more threads it adds the threads up.
+    """
+    fn()
+    wall, cpu = [], []
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall.append((time.perf_counter() - w0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return statistics.median(wall), min(cpu)
 
 
 def format_table(rows: list[dict]) -> str:

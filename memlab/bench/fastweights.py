@@ -7,13 +7,11 @@ count you want to report (``torch.set_num_threads(2)`` on a 2-core CPU).
 
 from __future__ import annotations
 
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
-from memlab.bench import entry
+from memlab.bench import entry, time_wall_cpu
 from memlab.fastweights import (
     delta_rule_chunked,
     delta_rule_recurrent,
@@ -37,21 +35,6 @@ def _inputs(T, seed=0):
     return q, k, v, beta, alpha
 
 
-def _time(fn, repeat):
-    """(median wall ms, min process-CPU ms) over ``repeat`` calls after one warm-up call.
-
-    On a busy machine the CPU time of a one-thread run is the steadier number (it leaves out
-    the time the process waited for a core); with more threads it adds the threads up.
-    """
-    fn()
-    wall, cpu = [], []
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append((time.perf_counter() - w0) * 1e3)
-        cpu.append((time.process_time() - c0) * 1e3)
-    return statistics.median(wall), min(cpu)
-
 
 def _compare(naive, fast, quick, chunk_size=64):
     rows = []
@@ -60,8 +43,8 @@ def _compare(naive, fast, quick, chunk_size=64):
         with torch.no_grad():
             o_naive, _ = naive(*args)
             o_fast, _ = fast(*args, chunk_size)
-            naive_ms, naive_cpu = _time(lambda a=args: naive(*a), 3 if T <= 2048 else 1)
-            fast_ms, fast_cpu = _time(lambda a=args: fast(*a, chunk_size), 7)
+            naive_ms, naive_cpu = time_wall_cpu(lambda a=args: naive(*a), 3 if T <= 2048 else 1)
+            fast_ms, fast_cpu = time_wall_cpu(lambda a=args: fast(*a, chunk_size), 7)
         rows.append({"T": T, "threads": torch.get_num_threads(), "naive_ms": naive_ms,
                      "chunked_ms": fast_ms, "ratio": naive_ms / fast_ms,
                      "ratio_cpu": naive_cpu / fast_cpu,

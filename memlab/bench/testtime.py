@@ -10,13 +10,11 @@ the thread count (``OMP_NUM_THREADS``).
 from __future__ import annotations
 
 import functools
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
-from memlab.bench import entry
+from memlab.bench import entry, time_wall_cpu
 from memlab.testtime.experiments import memory_weights
 from memlab.testtime.titans import init_state, titans_chunked, titans_recurrent
 
@@ -32,17 +30,6 @@ def _inputs(T, depth, seed=0):
     W0 = [w.expand(H, -1, -1).clone() for w in memory_weights(depth, D, D, seed=seed)]
     return q, k, v, th, et, al, init_state(W0, B)
 
-
-def _time(fn, repeat):
-    """(median wall ms, min process-CPU ms) after one warm-up call."""
-    fn()
-    wall, cpu = [], []
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append((time.perf_counter() - w0) * 1e3)
-        cpu.append((time.process_time() - c0) * 1e3)
-    return statistics.median(wall), min(cpu)
 
 
 def _rel(a, b):
@@ -63,9 +50,9 @@ def titans_chunk_vs_loop(quick: bool = True) -> list[dict]:
                 per_token = functools.partial(titans_chunked, *args, st, chunk_size=1)
                 with torch.no_grad():
                     (y_loop, s_loop), (y_chunk, s_chunk) = loop(), chunk()
-                    loop_ms, loop_cpu = _time(loop, 1)
-                    chunk_ms, chunk_cpu = _time(chunk, 3)
-                    tok_ms, _ = _time(per_token, 1)
+                    loop_ms, loop_cpu = time_wall_cpu(loop, 1)
+                    chunk_ms, chunk_cpu = time_wall_cpu(chunk, 3)
+                    tok_ms, _ = time_wall_cpu(per_token, 1)
                 rows.append({
                     "depth": depth, "T": T, "chunk": b, "loop_ms": loop_ms, "chunk_ms": chunk_ms,
                     "ratio": loop_ms / chunk_ms, "cpu_ratio": loop_cpu / chunk_cpu,

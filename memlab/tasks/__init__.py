@@ -23,21 +23,21 @@ Impossible configurations (more pairs than fit, a vocabulary too small for the l
 """
 
 from memlab.tasks.synthetic import (
-                                    IGNORE,
-                                    TaskBatch,
-                                    mqar,
-                                    nback,
-                                    needle,
-                                    selective_copying,
-                                    serial_recall,
+    IGNORE,
+    TaskBatch,
+    mqar,
+    nback,
+    needle,
+    selective_copying,
+    serial_recall,
 )
 
 __all__ = [
-                                    "IGNORE",
-                                    "TaskBatch",
-                                    "mqar",
-                                    "nback",
-                                    "needle",
-                                    "selective_copying",
-                                    "serial_recall",
+    "IGNORE",
+    "TaskBatch",
+    "mqar",
+    "nback",
+    "needle",
+    "selective_copying",
+    "serial_recall",
 ]
