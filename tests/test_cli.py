@@ -53,3 +53,13 @@ def test_report_cli_fails_in_seconds_naming_the_parameter():
 def test_bench_list_and_unknown(capsys):
     assert main(["bench", "--list"]) == 0
     assert main(["bench", "no-such-entry"]) == 2
+
+
+def test_readme_chapter_table_is_generated(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    main(["list", "--markdown"])
+    table = capsys.readouterr().out
+    assert table in readme, ("README's chapter table is stale: paste `memlab list --markdown` "
+                             "between the chapter-table markers")

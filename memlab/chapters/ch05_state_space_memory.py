@@ -1,0 +1,57 @@
+"""Chapter 05: state-space memory (HiPPO/LSSL, S4D, Mamba, a B'MOJO-style hybrid)."""
+
+from memlab.chapters import Chapter, Mechanism
+from memlab.params import ChapterParams, Field
+from memlab.report import at_least, at_most
+
+
+class Params(ChapterParams):
+    hippo_N: int = Field(16, ge=2, le=256, description="state numbers N of HiPPO-LegS and of the EMA bank")
+    hippo_T: int = Field(500, ge=50, le=20000, description="length T of the history read back")
+    hippo_max_cycles: float = Field(4.0, gt=0, le=50, description="the test signals have up to this many periods over T")
+    s4d_T: int = Field(256, ge=16, le=65536, description="sequence length of the S4D convolution-vs-recurrence check")
+    copy_seq_len: int = Field(32, ge=8, le=4096, description="selective copying: sequence length")
+    copy_n_tokens: int = Field(4, ge=1, le=64, description="selective copying: data tokens to copy")
+    copy_vocab: int = Field(8, ge=4, le=512, description="selective copying: vocabulary (2 special tokens)")
+    d_model: int = Field(16, ge=4, le=1024, description="width of the tiny LM")
+    d_state: int = Field(8, ge=2, le=256, description="SSM state numbers N per channel (even)")
+    n_layers: int = Field(2, ge=1, le=12, description="layers of the tiny LM")
+    probe_seq_len: int = Field(64, ge=8, le=8192, description="selection probe: sequence length")
+    probe_n_tokens: int = Field(4, ge=1, le=16, description="selection probe: data tokens, at most d_state")
+    train_steps: int = Field(300, ge=1, le=100000, description="training steps per model")
+    batch_size: int = Field(32, ge=1, le=4096, description="training batch size")
+    lr: float = Field(1e-2, gt=0, le=1.0, description="AdamW learning rate")
+
+    FULL = {  # noqa: RUF012 - a ClassVar of ChapterParams
+        "hippo_N": 64, "hippo_T": 4000, "s4d_T": 8192, "probe_seq_len": 512,
+        "copy_seq_len": 256, "copy_n_tokens": 16, "copy_vocab": 16, "d_model": 64,
+        "d_state": 16, "train_steps": 4000, "batch_size": 64, "lr": 3e-3}
+
+
+CHAPTER = Chapter(
+    number="05",
+    slug="state_space_memory",
+    title="State-space memory",
+    summary="A fixed-size state that remembers a continuous history (HiPPO-LegS, LSSL), the same "
+            "LTI state as a convolution (S4D), and a state that chooses what to keep (Mamba's "
+            "selective scan); plus a fading + eidetic hybrid (B'MOJO-style).",
+    Params=Params,
+    mechanisms=(
+        Mechanism("HiPPO-LegS online projection", "memlab.ssm.hippo", "N (Legendre coefficients)",
+                  "Gu et al. 2020; LSSL, Gu et al. 2021"),
+        Mechanism("S4D diagonal SSM", "memlab.ssm.s4d", "H * N (N/2 complex modes per channel)",
+                  "Gu et al. 2022"),
+        Mechanism("Mamba selective scan / block", "memlab.ssm.mamba",
+                  "d_inner * N + d_inner * (d_conv - 1)", "Gu & Dao 2023"),
+        Mechanism("B'MOJO-style fading + eidetic hybrid", "memlab.ssm.bmojo",
+                  "Mamba state + d + (W - 1 + M) * (2d + 1)", "Zancato et al. 2024"),
+    ),
+    claims={
+        "hippo_vs_ema_error_ratio": at_least(10.0),
+        "s4d_conv_vs_recurrence_rel_err": at_most(1e-9),
+        # selective copying, the mechanism: the same SSM + fitted linear read-out, Delta set by
+        # hand to depend on the token (selective) or constant (LTI, best of a grid)
+        "selection_probe_selective_acc": at_least(0.99),
+        "selection_probe_lti_acc": at_most(0.85),
+    },
+)
