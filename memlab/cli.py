@@ -44,6 +44,7 @@ def _cmd_list(args) -> int:
         print("|---|---|---|---|")
         for ch in chapters:
             mechs = "; ".join(f"{m.name} ({m.state_size})" for m in ch.mechanisms) or "-"
+            mechs = mechs.replace("|", "\\|")  # |K| must not split a markdown cell
             print(f"| {ch.number} | {ch.title} | `notebooks/{ch.notebook}` | {mechs} |")
         return 0
     for ch in chapters:
