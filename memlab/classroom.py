@@ -15,7 +15,8 @@
   test cell gains nothing (the edit is reported as ``tampered``). The notebook runs in a fresh
   kernel with errors allowed and a per-cell time limit (an endless loop is interrupted and
   scores zero for that exercise); a graded cell earns its points when it runs without error.
-  Writes ``grades.csv`` and ``grades.json`` (points per exercise and submission).
+  Writes ``grades.csv`` and ``grades.json`` (points per exercise and submission) and each
+  executed submission under ``graded/`` (the feedback a student can read).
 """
 
 from __future__ import annotations
@@ -132,8 +133,12 @@ def _error_of(cell) -> str | None:
 
 
 def grade_notebook(submission: Path, source: Path, timeout: int = 120,
-                   kernel_name: str = "python3") -> list[ExerciseGrade]:
-    """Grade one submitted notebook against the instructor's ``source`` notebook."""
+                   kernel_name: str = "python3",
+                   executed_path: Path | None = None) -> list[ExerciseGrade]:
+    """Grade one submitted notebook against the instructor's ``source`` notebook.
+
+    ``executed_path``: where to write the graded, executed notebook (feedback for the student).
+    """
     from nbclient import NotebookClient
 
     sub = nbformat.read(str(submission), as_version=4)
@@ -158,6 +163,9 @@ def grade_notebook(submission: Path, source: Path, timeout: int = 120,
         crash = f"{type(e).__name__}: {e}"
     else:
         crash = None
+    if executed_path is not None:
+        executed_path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(sub, str(executed_path))
     grades = []
     for gid, ref in reference.items():
         pts = float(ref.metadata["nbgrader"].get("points", 0))
@@ -192,8 +200,9 @@ def grade(submissions: list[Path], out_dir: Path, source: Path | None = None,
           timeout: int = 120) -> list[ExerciseGrade]:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for sub in map(Path, submissions):
-        rows += grade_notebook(sub, Path(source) if source else _find_source(sub), timeout)
+    for i, sub in enumerate(map(Path, submissions)):
+        rows += grade_notebook(sub, Path(source) if source else _find_source(sub), timeout,
+                               executed_path=out_dir / "graded" / f"{i:03d}_{sub.name}")
     with open(out_dir / "grades.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(asdict(rows[0]) if rows else ExerciseGrade.__annotations__))
         w.writeheader()

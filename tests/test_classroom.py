@@ -102,7 +102,9 @@ def test_assign_every_chapter(path, tmp_path):
     nb = nbformat.read(str(path), as_version=4)
     st = student_version(nb, path.name)
     src = "\n".join(c.source for c in st.cells)
-    assert "### BEGIN SOLUTION" not in src and "### BEGIN HIDDEN TESTS" not in src
+    markers = {"### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS",
+               "### END HIDDEN TESTS"}
+    assert not [line for line in src.splitlines() if line.strip() in markers]
     assert "raise NotImplementedError()" in src
     assert len(st.cells) == len(nb.cells)
     untouched = [(a.source, b.source) for a, b in zip(nb.cells, st.cells)
@@ -120,10 +122,8 @@ def test_grade_every_chapter_solution_full_student_zero(path, tmp_path):
     rows = grade([student], tmp_path / "g2", source=path, timeout=300)
     assert all(r.points == 0 for r in rows), rows
     # the student version runs up to its first exercise: no error before the first stub
-    executed = nbformat.read(str(student), as_version=4)
-    from nbclient import NotebookClient
-    NotebookClient(executed, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    executed = nbformat.read(str(tmp_path / "g2" / "graded" / f"000_{path.name}"), as_version=4)
+    assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
     for cell in executed.cells:
         if "NotImplementedError()" in cell.source:
             break
