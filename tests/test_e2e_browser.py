@@ -68,17 +68,34 @@ def lab(tmp_path_factory):
         proc.kill()
 
 
-def _prompts(page) -> list[str]:
-    return page.eval_on_selector_all(
-        ".jp-CodeCell .jp-InputArea-prompt", "els => els.map(e => e.textContent.trim())")
-
-
 def _accept_kernel_dialog(page) -> bool:
     dialog = page.locator(".jp-Dialog:has-text('Select Kernel')")
     if dialog.count():
         dialog.locator("button.jp-mod-accept").first.click()
         return True
     return False
+
+
+def _kernel_status(page) -> str:
+    return page.evaluate(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " const k = w && w.sessionContext && w.sessionContext.session"
+        " && w.sessionContext.session.kernel; return k ? k.status : 'none'; }")
+
+
+def _progress(page) -> tuple[int, int, str]:
+    """(code cells with an execution count, code cells, kernel status), from the model:
+    the DOM only holds the cells in view. Fails on any error output."""
+    done, total, errors = page.evaluate(
+        "() => { const cells = window.jupyterapp.shell.currentWidget.content.model.cells;"
+        " let n = 0, t = 0, errs = []; for (let i = 0; i < cells.length; i++) {"
+        " const c = cells.get(i); if (c.type !== 'code') continue; t++;"
+        " if (c.executionCount) n++;"
+        " for (let j = 0; j < c.outputs.length; j++) { const o = c.outputs.get(j);"
+        " if (o.type === 'error') errs.push(i + ': ' + JSON.stringify(o.toJSON()).slice(0, 2000)); } }"
+        " return [n, t, errs]; }")
+    assert not errors, f"a cell errored in the browser: {errors[0]}"
+    return done, total, _kernel_status(page)
 
 
 def _tracebacks(page) -> list[str]:
@@ -101,29 +118,30 @@ def test_chapter01_runs_and_slider_changes_plot(lab):
         try:
             page.goto(f"{lab}/lab/tree/{NOTEBOOK}?reset", timeout=120_000)
             # JupyterLab may ask which kernel to start (more often on a loaded machine):
-            # accept its default, the notebook's own python3 kernel
+            # accept its default, the notebook's own python3 kernel; then wait until the
+            # kernel itself reports idle (the toolbar indicator can be idle before it exists)
             deadline = time.time() + 120
-            while time.time() < deadline:
+            while time.time() < deadline and _kernel_status(page) != "idle":
                 _accept_kernel_dialog(page)
-                if page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count():
-                    time.sleep(2)
-                    if not _accept_kernel_dialog(page):
-                        break
                 time.sleep(0.5)
-            # do not await the command's promise: Run All stops at the first error
-            page.evaluate("() => { window.jupyterapp.commands.execute("
-                          "'notebook:run-all-cells'); return true; }")
-            deadline = time.time() + 240
+            assert _kernel_status(page) == "idle", f"kernel: {_kernel_status(page)}"
+            deadline, last_run = time.time() + 240, 0.0
             while time.time() < deadline:
                 _accept_kernel_dialog(page)
+                done, total, status = _progress(page)
+                if done == 0 and status == "idle" and time.time() - last_run > 20:
+                    # (re-)issue Run All until the kernel takes it; do not await the
+                    # command's promise (Run All stops at the first error)
+                    page.evaluate("() => { window.jupyterapp.commands.execute("
+                                  "'notebook:run-all-cells'); return true; }")
+                    last_run = time.time()
                 errors = _tracebacks(page)
                 assert not errors, f"a cell errored in the browser:\n{errors[0][:3000]}"
-                prompts = _prompts(page)
-                if prompts and all(pr not in ("[*]:", "[ ]:", "") for pr in prompts):
+                if total and done == total and status == "idle":
                     break
                 time.sleep(1)
             else:
-                pytest.fail(f"cells did not finish in 240 s: prompts {_prompts(page)}")
+                pytest.fail(f"cells did not finish in 240 s: {_progress(page)}")
             assert not _tracebacks(page)
 
             slider = page.locator(".widget-slider").first
