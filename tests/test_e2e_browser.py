@@ -147,7 +147,7 @@ def test_chapter01_runs_and_slider_changes_plot(lab):
             slider = page.locator(".widget-slider").first
             slider.scroll_into_view_if_needed()
             box = slider.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]")
-            img = box.locator(".widget-output img").first
+            img = box.locator("img.widget-image").first
             img.wait_for(timeout=60_000)
             before = img.get_attribute("src")
             handle = slider.locator(".noUi-handle").first
@@ -158,7 +158,7 @@ def test_chapter01_runs_and_slider_changes_plot(lab):
             after = before
             while time.time() < deadline and after == before:
                 time.sleep(0.5)
-                after = box.locator(".widget-output img").first.get_attribute("src")
+                after = box.locator("img.widget-image").first.get_attribute("src")
             page.screenshot(path=str(ARTIFACTS / "e2e_chapter01.png"), full_page=False)
             assert after != before, "moving the slider did not redraw the plot"
         finally:

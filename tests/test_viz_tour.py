@@ -21,3 +21,16 @@ def test_render_state_sizes_changes_with_knob():
     assert max(lb) == 4 * max(la)
     with pytest.raises(ValueError):
         render_state_sizes(1, 16)
+
+
+def test_interactive_redraws_on_a_knob_change():
+    import ipywidgets as W
+
+    from memlab.viz import interactive
+
+    box = interactive(render_state_sizes, seq_len=W.IntSlider(value=64, min=16, max=512),
+                      d_model=W.IntSlider(value=16, min=8, max=64))
+    first = bytes(box.image.value)
+    assert first.startswith(b"\x89PNG")
+    box.children[1].value = 32
+    assert bytes(box.image.value) != first and box.last_figure is not None

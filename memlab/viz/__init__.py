@@ -50,31 +50,33 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 4.0, height: float
 
 
 def interactive(render: Callable[..., Any], continuous_update: bool = False, **controls: Any):
-    """Wrap ``render(**values) -> Figure`` into a VBox of controls + an Output area.
+    """Wrap ``render(**values) -> Figure`` into a VBox of controls + an image of the figure.
 
     ``controls`` map each keyword of ``render`` to an ipywidgets control (``IntSlider``,
     ``Dropdown``, ...). The box gets ``.render_now()`` (re-render with current values) and
     ``.last_figure`` (the figure most recently drawn), which tests and the browser test use.
+
+    The figure is shown in an ``ipywidgets.Image`` whose value is replaced on every change:
+    no Output-widget capture and no ``clear_output`` messages, which made headless execution
+    (papermill / nbclient) hang now and then in the widget cell.
     """
     import ipywidgets as W
-    from IPython.display import Image, display
 
-    out = W.Output()
-    box = W.VBox([*controls.values(), out])
+    image = W.Image(format="png")
+    box = W.VBox([*controls.values(), image])
     box.last_figure = None
 
     def render_now(*_):
         values = {k: c.value for k, c in controls.items()}
         fig = render(**values)
         box.last_figure = fig
-        out.clear_output(wait=True)
-        with out:
-            display(Image(data=figure_png(fig)))
+        image.value = figure_png(fig)
 
     for c in controls.values():
         if hasattr(c, "continuous_update"):
             c.continuous_update = continuous_update
         c.observe(render_now, names="value")
     box.render_now = render_now
+    box.image = image
     render_now()
     return box
