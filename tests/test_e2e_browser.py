@@ -76,19 +76,27 @@ def _accept_kernel_dialog(page) -> bool:
     return False
 
 
+# Every probe is guarded: right after page.goto the application object, the shell or the
+# notebook widget may not exist yet (seen on a loaded CI machine), which is "not ready"
+# rather than an error.
+_NOTEBOOK_JS = ("const app = window.jupyterapp; const w = app && app.shell && app.shell.currentWidget;"
+                " const nb = w && w.content && w.content.model ? w : null;")
+
+
 def _kernel_status(page) -> str:
     return page.evaluate(
-        "() => { const w = window.jupyterapp.shell.currentWidget;"
-        " const k = w && w.sessionContext && w.sessionContext.session"
-        " && w.sessionContext.session.kernel; return k ? k.status : 'none'; }")
+        "() => { " + _NOTEBOOK_JS +
+        " if (!nb) return 'no notebook yet';"
+        " const k = nb.sessionContext && nb.sessionContext.session"
+        " && nb.sessionContext.session.kernel; return k ? k.status : 'none'; }")
 
 
 def _progress(page) -> tuple[int, int, str]:
     """(code cells with an execution count, code cells, kernel status), from the model:
     the DOM only holds the cells in view. Fails on any error output."""
     done, total, errors = page.evaluate(
-        "() => { const cells = window.jupyterapp.shell.currentWidget.content.model.cells;"
-        " let n = 0, t = 0, errs = []; for (let i = 0; i < cells.length; i++) {"
+        "() => { " + _NOTEBOOK_JS + " if (!nb) return [0, 0, []];"
+        " const cells = nb.content.model.cells; let n = 0, t = 0, errs = []; for (let i = 0; i < cells.length; i++) {"
         " const c = cells.get(i); if (c.type !== 'code') continue; t++;"
         " if (c.executionCount) n++;"
         " for (let j = 0; j < c.outputs.length; j++) { const o = c.outputs.get(j);"
@@ -120,7 +128,7 @@ def test_chapter01_runs_and_slider_changes_plot(lab):
             # JupyterLab may ask which kernel to start (more often on a loaded machine):
             # accept its default, the notebook's own python3 kernel; then wait until the
             # kernel itself reports idle (the toolbar indicator can be idle before it exists)
-            deadline = time.time() + 120
+            deadline = time.time() + 180
             while time.time() < deadline and _kernel_status(page) != "idle":
                 _accept_kernel_dialog(page)
                 time.sleep(0.5)
