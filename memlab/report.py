@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Target", "between", "at_least", "at_most", "Claim", "record", "claim", "collect",
-           "RECORDS", "MIME"]
+__all__ = ["Target", "between", "at_least", "at_most", "Claim", "record", "claim", "skip_claim",
+           "collect", "RECORDS", "MIME"]
 
 MIME = "application/vnd.memlab.metric+json"
 RECORDS: list[dict[str, Any]] = []
@@ -148,6 +148,19 @@ def claim(name: str, value: float, target: Target, note: str = "") -> Claim:
     return c
 
 
+def skip_claim(name: str, target: Target, reason: str) -> None:
+    """Say that a claim was not measured in this run, and why (e.g. an optional extra is not
+    installed). The report lists it as skipped with the reason; it neither passes nor fails.
+    Use it only for what the environment lacks, never for a claim that came out wrong."""
+    if not isinstance(target, Target):
+        raise TypeError(f"target must be a memlab.report.Target, got {type(target).__name__}")
+    if not reason:
+        raise ValueError("skip_claim needs a reason")
+    payload = {"kind": "claim", "name": name, "value": None, "target": str(target),
+               "passed": None, "note": reason, "skipped": True, "lo": target.lo, "hi": target.hi}
+    _emit(payload, f"[SKIPPED] {name}, target {target}: {reason}")
+
+
 def collect(notebook: str | Path | dict) -> dict[str, Any]:
     """Read metrics and claims back from an executed notebook (path or nbformat node)."""
     import nbformat
@@ -169,7 +182,8 @@ def collect(notebook: str | Path | dict) -> dict[str, Any]:
                 payload = json.loads(payload)
             if payload.get("kind") == "claim":
                 claims.append({k: payload.get(k) for k in
-                               ("name", "value", "target", "passed", "note", "lo", "hi")})
+                               ("name", "value", "target", "passed", "note", "lo", "hi")}
+                              | {"skipped": bool(payload.get("skipped", False))})
             else:
                 metrics[payload["name"]] = payload["value"]
     return {"metrics": metrics, "claims": claims}

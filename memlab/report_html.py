@@ -37,7 +37,8 @@ def render_index(summary: dict[str, Any], out_dir: Path) -> str:
     chapters = summary.get("chapters", [])
     n_pass = sum(c["passed"] for c in chapters)
     n_claims = sum(len(c["claims"]) for c in chapters)
-    n_claims_pass = sum(cl["passed"] for c in chapters for cl in c["claims"])
+    n_claims_pass = sum(bool(cl["passed"]) for c in chapters for cl in c["claims"])
+    n_skipped = sum(bool(cl.get("skipped")) for c in chapters for cl in c["claims"])
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>memlab report</title>",
         f"<style>{_CSS}</style></head><body>",
@@ -47,7 +48,8 @@ def render_index(summary: dict[str, Any], out_dir: Path) -> str:
         + " · ".join(f"{k} {_fmt(v)}" for k, v in summary.get("versions", {}).items())
         + "</p>",
         f"<p class='summary'>{n_pass}/{len(chapters)} chapters passed · "
-        f"{n_claims_pass}/{n_claims} claims met</p>",
+        f"{n_claims_pass}/{n_claims} claims met"
+        + (f" · {n_skipped} skipped (see their notes)" if n_skipped else "") + "</p>",
     ]
     for c in chapters:
         stem = c["notebook"].removesuffix(".ipynb")
@@ -61,13 +63,18 @@ def render_index(summary: dict[str, Any], out_dir: Path) -> str:
             parts.append(f"<div class='err'>{html.escape(c['error'])}</div>")
         if c["claims"]:
             parts.append("<table><tr><th>claim</th><th>measured</th><th>target</th>"
-                         "<th>result</th></tr>")
+                         "<th>result</th><th>note</th></tr>")
             for cl in c["claims"]:
-                res = "<span class='pass'>met</span>" if cl["passed"] else \
-                    "<span class='fail'>not met</span>"
+                if cl.get("skipped"):
+                    res = "<span class='meta'>skipped</span>"
+                elif cl["passed"]:
+                    res = "<span class='pass'>met</span>"
+                else:
+                    res = "<span class='fail'>not met</span>"
+                value = "" if cl["value"] is None else _fmt(cl["value"])
                 parts.append(f"<tr><td>{_fmt(cl['name'])}</td><td class='num'>"
-                             f"{_fmt(cl['value'])}</td><td>{_fmt(cl['target'])}</td>"
-                             f"<td>{res}</td></tr>")
+                             f"{value}</td><td>{_fmt(cl['target'])}</td>"
+                             f"<td>{res}</td><td>{_fmt(cl.get('note') or '')}</td></tr>")
             parts.append("</table>")
         png = key_figure(out_dir / stem / c["notebook"])
         if png:

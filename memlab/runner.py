@@ -151,9 +151,14 @@ def run_chapter(p: Plan, out_dir: Path, profile: str, timeout: int | None = None
         except Exception as e:  # noqa: BLE001
             error = error or f"HTML rendering failed: {type(e).__name__}: {e}"
     claims = found["claims"]
+    recorded = {c["name"] for c in claims}
+    missing = [name for name in ch.claims if name not in recorded]
     if error is None and not claims:
         error = "the notebook recorded no claim"
-    passed = error is None and all(c["passed"] for c in claims)
+    elif error is None and missing:
+        # a claim the chapter declares must be measured (or skipped with a reason), not dropped
+        error = f"declared claims not recorded by the notebook: {', '.join(missing)}"
+    passed = error is None and all(c["passed"] for c in claims if not c["skipped"])
     try:
         dev = describe(p.params.get("device", "auto"))
     except Exception as e:  # noqa: BLE001
@@ -193,7 +198,8 @@ def run(plans: list[Plan], out_dir: Path, profile: str = "quick", timeout: int |
         "passed": all(r["passed"] for r in results),
         "chapters": [{k: r[k] for k in ("notebook", "title", "passed", "wall_s", "error",
                                         "device")}
-                     | {"claims": [{k: c.get(k) for k in ("name", "value", "target", "passed")}
+                     | {"claims": [{k: c.get(k) for k in ("name", "value", "target", "passed",
+                                                          "skipped", "note")}
                                    for c in r["claims"]]}
                      for r in results],
     }

@@ -67,6 +67,10 @@ def check_sequence_memory(mem, x: torch.Tensor, chunks: list[int], rtol: float =
         y_chunk = torch.cat(ys, dim=1)
     errs = {"forward_vs_recurrent": rel_err(y_par, y_rec),
             "whole_vs_chunked": rel_err(y_chunk, y_par)}
+    n_par, n_rec, n_chunk = (len(flatten_state(s)) for s in (s_par, s_rec, state))
+    if not n_par == n_rec == n_chunk:
+        raise AssertionError(f"{type(mem).__name__} returns states of different structure: "
+                             f"{n_par} tensors (forward), {n_rec} (recurrent), {n_chunk} (chunked)")
     for i, (a, b) in enumerate(zip(flatten_state(s_par), flatten_state(s_rec))):
         errs[f"state{i}_forward_vs_recurrent"] = rel_err(a, b)
     for i, (a, b) in enumerate(zip(flatten_state(state), flatten_state(s_par))):

@@ -29,8 +29,8 @@ def test_window_keeps_the_last_entries():
 
 
 def test_sinks_plus_window():
-    idx = keep_index(view(10), 5, POLICIES["sinks+window"])
-    assert idx.tolist() == [[0, 1, 7, 8, 9]]
+    idx = keep_index(view(10), 7, POLICIES["sinks+window"])
+    assert idx.tolist() == [[0, 1, 2, 3, 7, 8, 9]]
 
 
 def test_h2o_keeps_heavy_hitters_and_recent_half():
@@ -78,6 +78,40 @@ def test_layer_budgets_sum_and_prefer_spread_and_shifting_layers():
     assert sum(b) == 12 and b[1] > b[0] and min(b) >= 1
     with pytest.raises(ValueError, match="total budget"):
         layer_budgets([spread, spread], total=1)
+
+
+def test_layer_budgets_hand_the_excess_over_the_cache_to_other_layers():
+    """CAKE's adjust_budgets: a layer cannot keep more than n entries; its excess must go to
+    the other layers so that the total (and the comparison with other policies) is unchanged."""
+    g = torch.Generator().manual_seed(0)
+    spread = torch.softmax(torch.randn(1, 1, 4, 8, generator=g), -1)
+    peaked = torch.zeros(1, 1, 4, 8)
+    peaked[..., 0] = 1.0
+    raw = layer_budgets([spread, peaked + 1e-3, peaked + 1e-3], total=18)
+    assert raw[0] > 8                                     # the spread layer wants more than n=8
+    b = layer_budgets([spread, peaked + 1e-3, peaked + 1e-3], total=18, cap=8)
+    assert sum(b) == 18 and max(b) == 8 and min(b) >= 1, b
+    # more than the caches hold: every layer full, nothing invented
+    assert layer_budgets([spread, spread], total=30, cap=8) == [8, 8]
+    # a broken redistribution (clip only) loses entries: the check above would fail
+    assert sum(min(x, 8) for x in raw) < 18
+    with pytest.raises(ValueError, match="tau1"):
+        layer_budgets([spread], total=4, tau1=0.0)
+
+
+def test_policy_defaults_are_the_papers_and_public_codes():
+    from memlab.attention import policies as pol
+    assert POLICIES["sinks+window"].sinks == 4                      # StreamingLLM paper + code
+    assert POLICIES["sirllm"].sinks == 4 and POLICIES["sirllm"].recent == 0   # SirLLM README
+    assert POLICIES["cake"].tau1 == POLICIES["cake"].tau2 == 1.0 and pol.CAKE_GAMMA == 200.0
+    assert keep_index(view(10), 6, pol.sinks_window()).tolist() == [[0, 1, 2, 3, 8, 9]]
+    assert keep_index(view(10), 5, pol.sinks_window(2)).tolist() == [[0, 1, 7, 8, 9]]
+    two = pol.make_policies(sinks=2)
+    assert two["sinks+window"].sinks == two["sirllm"].sinks == 2 and two["h2o"] is POLICIES["h2o"]
+    with pytest.raises(ValueError, match="sinks"):
+        pol.sinks_window(-1)
+    with pytest.raises(ValueError, match="gamma"):
+        pol.cake(gamma=-1.0)
 
 
 def test_budget_edge_cases():

@@ -89,3 +89,30 @@ def test_lti_comparison_has_the_same_state_size():
     with torch.no_grad():
         assert (b.s4d(x1 + x2)[0] - b.s4d(x1)[0] - b.s4d(x2)[0]).abs().max() < 1e-4
         assert (sel(x1 + x2) - sel(x1) - sel(x2)).abs().max() > 1e-2
+
+
+def test_probe_holds_over_seeds_and_lengths():
+    # the notebook's markdown points here instead of typing the numbers in
+    for L in (16, 64, 256):
+        for seed in (0, 1, 2):
+            r = X.selection_probe(seq_len=L, n_tokens=P.probe_n_tokens, vocab_size=P.copy_vocab,
+                                  N=P.d_state, seed=seed, n_train=1000, n_test=300)
+            assert CH.claims["selection_probe_selective_acc"].check(r["selective"]), (L, seed, r)
+            assert CH.claims["selection_probe_lti_acc"].check(r["lti"]), (L, seed, r)
+
+
+def test_noise_entering_the_state_fails_the_selective_claim(monkeypatch):
+    # break the selection: the oracle lets noise in (Delta > 0 on noise tokens) -> claim missed
+    import memlab.ssm.experiments as ex
+
+    monkeypatch.setattr(ex, "oracle_delta",
+                        lambda x, d=0.5: (x >= 2).to(torch.float64) * d + (x == 0) * 0.3)
+    r = ex.selection_probe(seq_len=P.probe_seq_len, n_tokens=P.probe_n_tokens,
+                           vocab_size=P.copy_vocab, N=P.d_state, seed=1, n_train=1000, n_test=300)
+    assert not CH.claims["selection_probe_selective_acc"].check(r["selective"]), r
+
+
+def test_full_profile_runs_the_trained_comparison_at_paper_size():
+    full = CH.Params.build(CH.Params.FULL)
+    assert full.copy_seq_len >= 4096 and full.copy_n_tokens == 16 and full.d_model == 64
+    assert full.train_steps > P.train_steps

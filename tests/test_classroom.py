@@ -7,7 +7,7 @@ import pytest
 
 from memlab.chapters import all_chapters
 from memlab.classroom import (MarkerError, assign, clear_hidden_tests, clear_solutions, grade,
-                              student_version)
+                              student_version, submission_ids)
 from memlab.cli import main
 
 CHAPTER_NBS = [c.notebook_path for c in all_chapters() if c.notebook_path.exists()]
@@ -83,18 +83,87 @@ def test_grading_solution_student_tampered_and_endless_loop(tmp_path):
                   tmp_path / "student" / "loop.ipynb"], tmp_path / "grades", source=src,
                  timeout=5)
     by = {(r.submission, r.grade_id): r for r in rows}
-    # the solution and the untouched student version share a name: both rows are kept
+    # the solution and the untouched student version share a file name: their paths differ
     solution_rows, student_rows = rows[0:2], rows[2:4]
+    assert {r.submission for r in solution_rows} == {"src/mini.ipynb"}
+    assert {r.submission for r in student_rows} == {"student/mini.ipynb"}
     assert [r.points for r in solution_rows] == [2, 1]
     assert [r.points for r in student_rows] == [0, 0]
     assert all(r.status.startswith("failed: NotImplementedError") for r in student_rows)
-    assert by[("cheat.ipynb", "ex1")].points == 0 and by[("cheat.ipynb", "ex1")].tampered
-    assert by[("cheat.ipynb", "ex2")].points == 1 and not by[("cheat.ipynb", "ex2")].tampered
-    assert by[("loop.ipynb", "ex1")].points == 0 and by[("loop.ipynb", "ex1")].status == "timeout"
-    assert by[("loop.ipynb", "ex2")].points == 1
+    cheat, loop = "student/cheat.ipynb", "student/loop.ipynb"
+    assert by[(cheat, "ex1")].points == 0 and by[(cheat, "ex1")].tampered
+    assert by[(cheat, "ex2")].points == 1 and not by[(cheat, "ex2")].tampered
+    assert by[(loop, "ex1")].points == 0 and by[(loop, "ex1")].status == "timeout"
+    assert by[(loop, "ex2")].points == 1
     table = json.loads((tmp_path / "grades" / "grades.json").read_text())
-    assert table["totals"]["cheat.ipynb"] == {"points": 1.0, "max_points": 3.0}
-    assert (tmp_path / "grades" / "grades.csv").read_text().startswith("submission,grade_id")
+    assert table["totals"][cheat] == {"student": "student", "points": 1.0, "max_points": 3.0}
+    assert table["totals"]["src/mini.ipynb"]["points"] == 3.0
+    assert table["totals"]["student/mini.ipynb"]["points"] == 0.0
+    assert table["not_graded"] == {}
+    assert (tmp_path / "grades" / "grades.csv").read_text().startswith(
+        "submission,student,grade_id")
+
+
+def test_submission_ids_relative_to_the_submissions_directory(tmp_path):
+    subs = [tmp_path / "subs" / "alice" / "01_x.ipynb", tmp_path / "subs" / "bob" / "01_x.ipynb"]
+    assert submission_ids(subs) == [("alice/01_x.ipynb", "alice"), ("bob/01_x.ipynb", "bob")]
+    # flat layout: the file name is the id, no student folder
+    flat = [tmp_path / "subs" / "alice_01.ipynb", tmp_path / "subs" / "bob_01.ipynb"]
+    assert submission_ids(flat) == [("alice_01.ipynb", ""), ("bob_01.ipynb", "")]
+    # one student's file alone keeps its folder when the submissions directory is given
+    assert submission_ids(subs[:1], tmp_path / "subs") == [("alice/01_x.ipynb", "alice")]
+    assert submission_ids(subs[:1]) == [("01_x.ipynb", "")]
+
+
+def test_two_students_same_file_name_and_bad_submissions(tmp_path, monkeypatch, capsys):
+    """alice and bob hand in files of the same name: separate rows and totals. A corrupt
+    notebook and one with no instructor notebook get 0-point rows; the run goes on."""
+    import memlab.chapters
+
+    src = _mini_notebook(tmp_path)
+    monkeypatch.setattr(memlab.chapters, "NOTEBOOK_DIR", src.parent)   # instructor notebooks
+    student = nbformat.read(str(assign([src], tmp_path / "student")[0]), as_version=4)
+    subs = tmp_path / "subs"
+    for who in ("alice", "bob", "carol"):
+        (subs / who).mkdir(parents=True)
+    nbformat.write(nbformat.read(str(src), as_version=4), str(subs / "alice" / "mini.ipynb"))
+    nbformat.write(student, str(subs / "bob" / "mini.ipynb"))
+    text = (subs / "bob" / "mini.ipynb").read_text()
+    (subs / "carol" / "mini.ipynb").write_text(text[: len(text) // 2])   # truncated upload
+    (subs / "carol" / "homework.ipynb").write_text(text)                 # unknown chapter
+    paths = [subs / "alice" / "mini.ipynb", subs / "bob" / "mini.ipynb",
+             subs / "carol" / "mini.ipynb", subs / "carol" / "homework.ipynb"]
+
+    assert main(["grade", *map(str, paths), "-o", str(tmp_path / "g"), "--timeout", "30"]) == 0
+    printed = capsys.readouterr().out
+    table = json.loads((tmp_path / "g" / "grades.json").read_text())
+    totals = table["totals"]
+    assert totals["alice/mini.ipynb"] == {"student": "alice", "points": 3.0, "max_points": 3.0}
+    assert totals["bob/mini.ipynb"] == {"student": "bob", "points": 0.0, "max_points": 3.0}
+    # the corrupt notebook: one 0-point row per exercise, the exercise points still count
+    assert totals["carol/mini.ipynb"] == {"student": "carol", "points": 0.0, "max_points": 3.0}
+    carol = [r for r in table["exercises"] if r["submission"] == "carol/mini.ipynb"]
+    assert [r["grade_id"] for r in carol] == ["ex1", "ex2"]
+    assert all(r["status"].startswith("unreadable: ") and r["points"] == 0 for r in carol)
+    hw = [r for r in table["exercises"] if r["submission"] == "carol/homework.ipynb"]
+    assert len(hw) == 1 and hw[0]["points"] == 0
+    assert hw[0]["status"].startswith("no matching chapter")
+    assert set(table["not_graded"]) == {"carol/mini.ipynb", "carol/homework.ipynb"}
+    # the summary line names both; the csv has every row, the graded notebooks mirror the tree
+    summary = [ln for ln in printed.splitlines() if "could not be graded" in ln]
+    assert len(summary) == 1 and "carol/mini.ipynb (unreadable" in summary[0]
+    assert "carol/homework.ipynb (no matching chapter" in summary[0]
+    csv_rows = (tmp_path / "g" / "grades.csv").read_text().splitlines()
+    assert len(csv_rows) == 1 + 2 + 2 + 2 + 1
+    assert (tmp_path / "g" / "graded" / "alice" / "mini.ipynb").exists()
+    assert (tmp_path / "g" / "graded" / "bob" / "mini.ipynb").exists()
+
+
+def test_unreadable_instructor_notebook_fails_before_grading(tmp_path):
+    bad = tmp_path / "src.ipynb"
+    bad.write_text("{ not json")
+    with pytest.raises(ValueError, match="unreadable instructor notebook"):
+        grade([bad], tmp_path / "g", source=bad)
 
 
 @pytest.mark.parametrize("path", CHAPTER_NBS, ids=lambda p: p.name)
@@ -122,7 +191,7 @@ def test_grade_every_chapter_solution_full_student_zero(path, tmp_path):
     rows = grade([student], tmp_path / "g2", source=path, timeout=300)
     assert all(r.points == 0 for r in rows), rows
     # the student version runs up to its first exercise: no error before the first stub
-    executed = nbformat.read(str(tmp_path / "g2" / "graded" / f"000_{path.name}"), as_version=4)
+    executed = nbformat.read(str(tmp_path / "g2" / "graded" / path.name), as_version=4)
     assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
     for cell in executed.cells:
         if "NotImplementedError()" in cell.source:

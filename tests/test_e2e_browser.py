@@ -2,7 +2,8 @@
 
 Opens chapter 01, runs all cells, moves the first widget slider, and checks that the plot
 changed and that no cell errored. A screenshot is kept in ``test-artifacts/``. Skipped when
-chromium or playwright is missing (``.ci/run`` installs chromium; no browser is downloaded).
+chromium or playwright is missing, except where MEMLAB_REQUIRE_E2E=1 (CI: ``.ci/run`` installs
+Debian's chromium and sets it; no browser is downloaded).
 """
 
 import os
@@ -19,7 +20,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 NOTEBOOK = os.environ.get("MEMLAB_E2E_NOTEBOOK", "01_associative_memory.ipynb")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Debian's chromium (.ci/run installs it); a GitHub runner image's Google Chrome also works.
+CHROMIUM = (shutil.which("chromium") or shutil.which("chromium-browser")
+            or shutil.which("google-chrome"))
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,9 +35,21 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    # A newcomer without chromium gets a skip; CI sets MEMLAB_REQUIRE_E2E=1 (.ci/run), where a
+    # missing browser is a failure, so this test cannot pass there without running.
+    required = os.environ.get("MEMLAB_REQUIRE_E2E") == "1"
+    missing = None
     if CHROMIUM is None:
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api", reason="pip install memlab[e2e]")
+        missing = "Debian chromium is not installed (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "playwright is not installed (pip install memlab[e2e])"
+    if missing:
+        if required:
+            pytest.fail(f"MEMLAB_REQUIRE_E2E=1 but {missing}")
+        pytest.skip(missing)
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", root / "notebooks")  # never dirty the repo
     port = _free_port()
@@ -112,10 +127,37 @@ def _tracebacks(page) -> list[str]:
         "els => els.map(e => e.textContent).filter(t => t.includes('Traceback'))")
 
 
+class _NotReady(Exception):
+    """JupyterLab or its kernel did not get ready in time: the machine, not the notebook."""
+
+
+def _shutdown_sessions(lab: str) -> None:
+    import json
+    with urllib.request.urlopen(f"{lab}/api/sessions", timeout=10) as r:
+        sessions = json.load(r)
+    for s in sessions:
+        req = urllib.request.Request(f"{lab}/api/sessions/{s['id']}", method="DELETE")
+        urllib.request.urlopen(req, timeout=30).close()
+
+
 def test_chapter01_runs_and_slider_changes_plot(lab):
-    from playwright.sync_api import sync_playwright
+    """One retry, from a fresh page and kernel, for a browser or JupyterLab that did not get
+    ready (seen once on a loaded CI machine). A cell that errors or a slider that does not
+    redraw fails at once: those are the notebook's faults, and would fail again."""
+    from playwright.sync_api import Error as PlaywrightError
 
     ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        _drive_browser(lab, attempt=1)
+    except (_NotReady, PlaywrightError) as first:
+        print(f"browser attempt 1 did not get ready, retrying once: {first!r:.500}")
+        _shutdown_sessions(lab)
+        _drive_browser(lab, attempt=2)
+
+
+def _drive_browser(lab: str, attempt: int) -> None:
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, headless=True,
@@ -132,7 +174,8 @@ def test_chapter01_runs_and_slider_changes_plot(lab):
             while time.time() < deadline and _kernel_status(page) != "idle":
                 _accept_kernel_dialog(page)
                 time.sleep(0.5)
-            assert _kernel_status(page) == "idle", f"kernel: {_kernel_status(page)}"
+            if _kernel_status(page) != "idle":
+                raise _NotReady(f"kernel: {_kernel_status(page)} after 180 s")
             deadline, last_run = time.time() + 240, 0.0
             while time.time() < deadline:
                 _accept_kernel_dialog(page)
@@ -149,7 +192,7 @@ def test_chapter01_runs_and_slider_changes_plot(lab):
                     break
                 time.sleep(1)
             else:
-                pytest.fail(f"cells did not finish in 240 s: {_progress(page)}")
+                raise _NotReady(f"cells did not finish in 240 s: {_progress(page)}")
             assert not _tracebacks(page)
 
             slider = page.locator(".widget-slider").first
@@ -170,5 +213,7 @@ def test_chapter01_runs_and_slider_changes_plot(lab):
             page.screenshot(path=str(ARTIFACTS / "e2e_chapter01.png"), full_page=False)
             assert after != before, "moving the slider did not redraw the plot"
         finally:
-            page.screenshot(path=str(ARTIFACTS / "e2e_chapter01_final.png"))
-            browser.close()
+            try:
+                page.screenshot(path=str(ARTIFACTS / f"e2e_chapter01_final_{attempt}.png"))
+            finally:
+                browser.close()

@@ -52,6 +52,18 @@ def test_equalities_catch_a_dropped_state():
         check_sequence_memory(BrokenCarry(4), x, [5, 12], rtol=1e-6)
 
 
+class ForgetsItsState(EMA):
+    def forward(self, x, state=None):
+        y, _ = super().forward(x, state)
+        return y, None  # returns no state at all: nothing to compare, must not pass silently
+
+
+def test_equalities_catch_a_state_of_different_structure():
+    x = torch.randn(2, 9, 4, dtype=torch.float64)
+    with pytest.raises(AssertionError, match="different structure"):
+        check_sequence_memory(ForgetsItsState(4), x, [9], rtol=1e-6)
+
+
 def test_chunks_must_cover_sequence():
     with pytest.raises(ValueError, match="must sum"):
         check_sequence_memory(EMA(4), torch.randn(1, 10, 4), [3, 3])

@@ -57,8 +57,14 @@ def test_parameters_cell_matches_the_model(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_define_no_mechanism(path):
-    classes = re.findall(r"^\s*class (\w+)", _code(path), re.M)
-    assert not classes, f"{path.name} defines {classes}: mechanisms belong in memlab/"
+    """Functions and classes live in memlab/; the only ones a notebook may define are the
+    students' answers, in nbgrader solution cells."""
+    for i, c in enumerate(_cells(path)):
+        if c["cell_type"] != "code" or c.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            continue
+        defined = re.findall(r"^\s*(?:class|def|async def) (\w+)", "".join(c["source"]), re.M)
+        assert not defined, (f"{path.name} cell {i} defines {defined}: mechanisms and helpers "
+                             "belong in memlab/ (only exercise solution cells define functions)")
     assert "import memlab" in _code(path) or "from memlab" in _code(path)
 
 
@@ -73,6 +79,13 @@ def test_claims_are_measured_and_asserted_in_hidden_cells(path):
         assert re.search(rf"claims\[\s*['\"]{name}['\"]\s*\]", code), (
             f"{path.name}: claim {name!r} is never measured against CHAPTER.claims")
     assert "assert" in hidden_src, f"{path.name}: no hidden (remove-cell) assert cell"
+    # every measured claim is kept in a variable that a hidden cell asserts
+    for call in re.finditer(r"report\.claim\(", code):
+        line = code[code.rfind("\n", 0, call.start()) + 1:call.start()]
+        var = re.match(r"\s*(\w+)\s*=\s*$", line)
+        assert var, f"{path.name}: assign report.claim(...) to a variable and assert it: {line!r}"
+        assert re.search(rf"^\s*assert\b[^\n]*\b{var.group(1)}\b", hidden_src, re.M), (
+            f"{path.name}: claim variable {var.group(1)!r} is not asserted in a hidden cell")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -86,3 +99,11 @@ def test_exercises_use_nbgrader_markers(path):
     assert graded, f"{path.name}: no graded test cell (nbgrader metadata grade: true)"
     for c in graded:
         assert c["metadata"]["nbgrader"].get("points", 0) > 0
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_one_key_figure_for_the_report_page(path):
+    tagged = [i for i, c in enumerate(_cells(path))
+              if "key-figure" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, (f"{path.name}: tag exactly one code cell 'key-figure' (the "
+                              f"figure shown on the report's front page); tagged: {tagged}")

@@ -86,3 +86,16 @@ def test_cross_field_errors_read_plainly():
 
     with pytest.raises(ParameterError, match="not allowed together: .*k=9 must not exceed n=8"):
         Q.build({"k": 9})
+
+
+@pytest.mark.parametrize("ch", all_chapters(), ids=lambda c: c.notebook)
+def test_every_full_profile_is_valid_and_scales_something_up(ch):
+    """`memlab report --profile full` must not fail on its own parameters, and must differ from
+    the quick defaults (a FULL dict that lost its entries would silently rerun the quick size)."""
+    full = ch.Params.FULL
+    unknown = set(full) - set(ch.Params.names())
+    assert not unknown, f"{ch.notebook}: FULL names unknown parameters {sorted(unknown)}"
+    p = ch.Params.build(full)
+    defaults = ch.Params.defaults()
+    changed = {k for k in full if getattr(p, k) != defaults[k]}
+    assert changed - {"device"}, f"{ch.notebook}: the full profile changes nothing"

@@ -59,7 +59,8 @@ def test_report_writes_everything_and_survives_a_failing_notebook(tmp_path):
     assert summary["passed"] is False
     for c in summary["chapters"]:
         assert set(c) >= {"notebook", "passed", "wall_s", "error", "claims"}
-    assert all(set(cl) == {"name", "value", "target", "passed"} for cl in tour["claims"])
+    assert all(set(cl) == {"name", "value", "target", "passed", "skipped", "note"}
+               for cl in tour["claims"])
 
     d = out / "00_start"
     executed = nbformat.read(str(d / "00_start.ipynb"), as_version=4)
@@ -74,7 +75,34 @@ def test_report_writes_everything_and_survives_a_failing_notebook(tmp_path):
     assert hidden and all(src.strip() not in html for src in hidden)
     index = (out / "index.html").read_text()
     assert "00_start.ipynb" in index and "98_broken.ipynb" in index and "boom in cell two" in index
+    # the front page carries every claim's measured value and target, and the key figure
+    from memlab.report_html import _fmt
+    for cl in tour["claims"]:
+        assert f"<td>{cl['name']}</td><td class='num'>{_fmt(cl['value'])}</td>" in index
+        assert _fmt(cl["target"]) in index
+    assert "<img class='fig' alt='key figure of 00_start'" in index
     json.loads((out / "summary.json").read_text())
+
+
+def test_a_declared_claim_the_notebook_never_records_fails_the_chapter(tmp_path):
+    from memlab.report import at_least
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("device: str = 'auto'  # device\nseed: int = 0  # seed",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("from memlab import report\n"
+                                          "report.claim('measured', 1.0, report.at_least(0.5))")]
+    path = tmp_path / "97_partial.ipynb"
+    nbformat.write(nb, str(path))
+    ch = _TmpChapter(number="97", slug="partial", title="partial", summary="",
+                     Params=get_chapter("00").Params.__base__, path=path,
+                     claims={"measured": at_least(0.5), "forgotten": at_least(0.5)})
+    summary = runner.run([runner.Plan(ch, {"device": "cpu"}, {"device": "cpu", "seed": 0})],
+                         tmp_path / "report", progress=False)
+    (c,) = summary["chapters"]
+    assert c["passed"] is False and "forgotten" in c["error"] and "measured," not in c["error"]
 
 
 def test_bad_value_fails_inside_the_notebook_too(tmp_path):

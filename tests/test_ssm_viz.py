@@ -26,15 +26,21 @@ def test_render_hippo_changes_with_N_and_timescale():
     assert len(_lines(a)[3]) != len(_lines(c)[3])              # more lags for a longer timescale
 
 
-def test_render_selection_shows_delta_per_position():
+def test_render_selection_shows_oracle_and_trained_delta():
     torch.manual_seed(0)
     model = TinyLM(8, 16, mixer=lambda d: Mamba(d, d_state=4), n_layers=1)
     batch = selective_copying(3, 24, 3, 8, seed=0)
     f0 = render_selection(model, batch.inputs, index=0)
     f1 = render_selection(model, batch.inputs, index=1)
-    assert isinstance(f0, Figure)
-    d0, d1 = _lines(f0)[0], _lines(f1)[0]
-    assert len(d0) == 24 and (d0 > 0).all() and not np.allclose(d0, d1)
+    assert isinstance(f0, Figure) and len(f0.axes) == 2
+    assert "oracle" in f0.axes[0].get_title() and "trained" in f0.axes[1].get_title()
+    oracle, trained = _lines(f0)[0], _lines(f0)[1]
+    seq = batch.inputs[0].numpy()
+    assert np.allclose(oracle[seq >= 2], 0.5) and np.allclose(oracle[seq < 2], 0.0)
+    assert len(trained) == 24 and (trained > 0).all()
+    assert not np.allclose(trained, _lines(f1)[1])             # changes with the sequence
+    f2 = render_selection(model, batch.inputs, index=0, delta_data=0.2)
+    assert np.allclose(_lines(f2)[0][seq >= 2], 0.2)
 
 
 def test_bench_public_loop_matches_reference():

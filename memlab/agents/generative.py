@@ -74,7 +74,7 @@ class GenerativeAgents(AgentMemory):
         items = self.store.items(self.user)
         ids, mat = self.store.vectors(self.user)
         pos = {int(i): j for j, i in enumerate(ids)}
-        rel = mat[[pos[it.id] for it in items]] @ self.store.embedder.embed([query])[0]
+        rel = mat[[pos[it.id] for it in items]] @ self.store.embed_for(self.user, [query])[0]
         last = np.array([it.meta["last_accessed"] for it in items])
         if self.variant == "paper":
             rec = self.decay ** ((self.clock.now - last) / HOUR)

@@ -19,13 +19,24 @@ user's text leaves no bytes in the file.
 
 Search is exact cosine over an in-process matrix cache (per user, rebuilt after writes by
 other processes when ``fresh=True``); every hit carries ``explain`` = its score components.
-Simulated time: all timestamps come from an injectable :class:`SimClock` (seconds).
+Rows written with ``embed=False`` (a system's bookkeeping: MemGPT's in-context messages) have
+no vector and are never searched. Simulated time: all timestamps come from an injectable
+:class:`SimClock` (seconds).
+
+Caches: when the embedder keeps a cache of its own (it has ``evict(texts)``, e.g. the on-disk
+cache of :class:`~memlab.agents.embed.MiniLMEmbedder`), every text embedded on a user's behalf
+(stored texts, vector texts such as A-MEM's combined note text, *queries*) is recorded in the
+table ``embedded``, so that :meth:`forget` can evict every one of them.
+
+Threads: one connection is shared (``check_same_thread=False``); a re-entrant lock makes a
+transaction one thread's at a time (nested calls on the same thread join the outer one).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -48,6 +59,8 @@ CREATE INDEX IF NOT EXISTS events_user ON events(user_id, memory_id);
 CREATE TABLE IF NOT EXISTS links(
   user_id TEXT NOT NULL, src INTEGER NOT NULL, dst INTEGER NOT NULL, created_at REAL,
   PRIMARY KEY(src, dst));
+CREATE TABLE IF NOT EXISTS embedded(
+  user_id TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY(user_id, text));
 """
 OPS = ("add", "update", "delete", "link", "forget", "summarise")
 
@@ -108,34 +121,52 @@ class MemoryStore:
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={synchronous}")
         self.conn.execute("PRAGMA secure_delete=ON")
-        self._depth = 0
+        self._lock, self._local = threading.RLock(), threading.local()
         self.conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
         self._cache: dict[str, tuple] = {}   # user -> (ids, kinds, matrix)
         self._pending: dict[str, list] = {}  # user -> [(id, kind, vec)] added since
 
     # ---- transactions --------------------------------------------------------------------
+    @property
+    def _depth(self) -> int:
+        """Transaction nesting depth of the *calling thread*."""
+        return getattr(self._local, "depth", 0)
+
     @contextmanager
     def transaction(self):
-        """All writes inside happen atomically (nested calls join the outer transaction)."""
-        if getattr(self, "_depth", 0):
-            self._depth += 1
+        """All writes inside happen atomically (nested calls join the outer transaction).
+
+        The lock is held from BEGIN to COMMIT, so two threads sharing this store never
+        interleave statements inside one SQLite transaction."""
+        with self._lock:
+            if self._depth:
+                self._local.depth += 1
+                try:
+                    yield self
+                finally:
+                    self._local.depth -= 1
+                return
+            self._local.depth = 1
             try:
-                yield self
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    self._cache.clear()
+                    self._pending.clear()
+                    raise
             finally:
-                self._depth -= 1
-            return
-        self._depth = 1
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            self._cache.clear()
-            self._pending.clear()
-            raise
-        finally:
-            self._depth = 0
+                self._local.depth = 0
+
+    def embed_for(self, user: str, texts: list[str]) -> np.ndarray:
+        """Embed on ``user``'s behalf; record the texts when the embedder caches them."""
+        if hasattr(self.embedder, "evict") and texts:
+            with self.transaction():
+                self.conn.executemany("INSERT OR IGNORE INTO embedded VALUES (?,?)",
+                                      [(user, t) for t in texts])
+        return self.embedder.embed(texts)
 
     def _event(self, user, mid, op, text=None, old=None, meta=None, reason="", ts=None):
         assert op in OPS, op
@@ -148,30 +179,40 @@ class MemoryStore:
     # ---- writes ---------------------------------------------------------------------------
     def add(self, user: str, text: str, meta: dict | None = None, reason: str = "",
             kind: str = "memory", state: str = "active", ts: float | None = None,
-            op: str = "add", embed_text: str | None = None) -> int:
-        """Store ``text`` (its vector from ``embed_text`` when given); returns the new id."""
+            op: str = "add", embed_text: str | None = None, embed: bool = True) -> int:
+        """Store ``text`` (its vector from ``embed_text`` when given; no vector and never
+        searched with ``embed=False``); returns the new id."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("text must be a non-empty string")
         if not isinstance(user, str) or not user:
             raise ValueError("user must be a non-empty string")
         ts = self.clock.now if ts is None else ts
         meta = dict(meta or {})
-        vec = self.embedder.embed([embed_text or text])[0].astype(np.float32)
         with self.transaction():
+            vec = (self.embed_for(user, [embed_text or text])[0].astype(np.float32)
+                   if embed else None)
             cur = self.conn.execute(
                 "INSERT INTO memories(user_id,kind,state,text,meta,vec,created_at,updated_at) "
                 "VALUES (?,?,?,?,?,?,?,?)",
-                (user, kind, state, text, json.dumps(meta), vec.tobytes(), ts, ts))
+                (user, kind, state, text, json.dumps(meta),
+                 None if vec is None else vec.tobytes(), ts, ts))
             mid = cur.lastrowid
             self._event(user, mid, op, text, None, {**meta, "_kind": kind, "_state": state},
                         reason, ts)
-        if user in self._cache and state == "active":
-            self._pending.setdefault(user, []).append((mid, kind, vec))
+            # (a rollback of an enclosing transaction clears _pending with the cache)
+            if vec is not None and user in self._cache and state == "active":
+                self._pending.setdefault(user, []).append((mid, kind, vec))
         return mid
 
     def update(self, mid: int, text: str | None = None, meta: dict | None = None,
                reason: str = "", state: str | None = None, ts: float | None = None,
                embed_text: str | None = None) -> Item:
+        """Change a memory's text, meta and/or state (re-embedded when the text changes).
+        ``text=None`` keeps the text; an empty text is refused (that would be a silent
+        deletion: use :meth:`delete`, which logs it as one)."""
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise ValueError(f"update of memory {mid}: text must be a non-empty string or None "
+                             f"(to remove a memory use delete), got {text!r}")
         ts = self.clock.now if ts is None else ts
         with self.transaction():
             old = self.get(mid)
@@ -180,8 +221,10 @@ class MemoryStore:
             new_text = old.text if text is None else text
             new_meta = {**old.meta, **(meta or {})}
             new_state = old.state if state is None else state
-            vec = (self.embedder.embed([embed_text or new_text])[0].astype(np.float32).tobytes()
-                   if new_text != old.text or embed_text else None)
+            has_vec = self.conn.execute("SELECT vec IS NOT NULL FROM memories WHERE id=?",
+                                        (mid,)).fetchone()[0]
+            vec = (self.embed_for(old.user_id, [embed_text or new_text])[0].astype(np.float32)
+                   .tobytes() if has_vec and (new_text != old.text or embed_text) else None)
             self.conn.execute(
                 "UPDATE memories SET text=?, meta=?, state=?, updated_at=?, vec=COALESCE(?, vec) "
                 "WHERE id=?", (new_text, json.dumps(new_meta), new_state, ts, vec, mid))
@@ -221,16 +264,23 @@ class MemoryStore:
                         kind="summary", op="summarise")
 
     def forget(self, user: str, reason: str = "user asked to be forgotten") -> dict:
-        """Purge every trace of ``user``: rows, vectors, links, events, caches, freed pages."""
+        """Purge every trace of ``user``: rows, vectors, links, events, caches, freed pages.
+
+        The embedder's cache loses every text embedded for the user: stored texts, texts
+        replaced by updates (``old_text`` of events), vector texts and queries (``embedded``)."""
         with self.transaction():
-            texts = [r[0] for r in self.conn.execute(
-                "SELECT text FROM memories WHERE user_id=?", (user,))]
+            texts = {r[0] for r in self.conn.execute(
+                "SELECT text FROM memories WHERE user_id=? UNION SELECT text FROM events "
+                "WHERE user_id=? AND text IS NOT NULL UNION SELECT old_text FROM events "
+                "WHERE user_id=? AND old_text IS NOT NULL UNION SELECT text FROM embedded "
+                "WHERE user_id=?", (user,) * 4)}
             n = self.conn.execute("DELETE FROM memories WHERE user_id=?", (user,)).rowcount
             e = self.conn.execute("DELETE FROM events WHERE user_id=?", (user,)).rowcount
             self.conn.execute("DELETE FROM links WHERE user_id=?", (user,))
+            self.conn.execute("DELETE FROM embedded WHERE user_id=?", (user,))
         self._drop(user)
         if hasattr(self.embedder, "evict"):
-            self.embedder.evict(texts)
+            self.embedder.evict(sorted(texts))
         if self.path != ":memory:":
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.conn.execute("VACUUM")
@@ -304,7 +354,8 @@ class MemoryStore:
         if fresh or user not in self._cache:
             self._pending.pop(user, None)
             rows = self.conn.execute("SELECT id, kind, vec FROM memories WHERE user_id=? AND "
-                                     "state='active' ORDER BY id", (user,)).fetchall()
+                                     "state='active' AND vec IS NOT NULL ORDER BY id",
+                                     (user,)).fetchall()
             d = self.embedder.dim
             mat = (np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(-1, d)
                    if rows else np.zeros((0, d), np.float32))
@@ -330,7 +381,7 @@ class MemoryStore:
         ids, mat = self.vectors(user, kind, fresh)
         if len(ids) == 0:
             return []
-        s = mat @ self.embedder.embed([query])[0]
+        s = mat @ self.embed_for(user, [query])[0]
         if len(s) <= 4 * k:
             top = np.argsort(-s, kind="stable")[:k]
         else:                                   # O(n) partition, then sort the k

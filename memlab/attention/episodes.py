@@ -69,12 +69,16 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 10, seed: int = 0):
 
 @torch.no_grad()
 def evaluate_episodic(prep, n_episodes: int, budget: int, seg_len: int = 2,
-                      seed: int = 0) -> dict:
+                      seed: int = 0, router: str = "nearest") -> dict:
     """Accuracy when each question reads one of ``n_episodes`` caches of ``budget`` entries.
 
+    ``router``: ``"nearest"`` (EpiCache: the episode whose centroid is closest to the question's
+    embedding) or ``"random"`` (a uniformly random episode: the control, at chance).
     Returns ``{"acc", "routing_acc" (MQAR: routed to the episode holding the asked pair),
     "stored" (entries stored per layer, all episodes), "read" (entries read per question)}``.
     """
+    if router not in ("nearest", "random"):
+        raise ValueError(f"router must be 'nearest' or 'random', got {router!r}")
     from memlab.attention.experiments import run_with_weights
 
     model, batch, n_ctx = prep.model, prep.batch, prep.n_ctx
@@ -88,6 +92,9 @@ def evaluate_episodic(prep, n_episodes: int, budget: int, seg_len: int = 2,
     q_in = batch.inputs[:, n_ctx:].to(dev)
     q_emb = torch.nn.functional.normalize(model.embed(q_in), dim=-1)
     route = (q_emb @ cent.transpose(1, 2)).argmax(-1)                      # [B, T_q]
+    if router == "random":
+        g = torch.Generator(device="cpu").manual_seed(seed + 1)
+        route = torch.randint(0, n_episodes, route.shape, generator=g).to(dev)
     logits = None
     for e in range(n_episodes):
         member = (tok_episode == e).to(self_attn[0].dtype)                  # [B, n_ctx] queries

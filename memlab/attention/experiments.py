@@ -120,7 +120,8 @@ def evaluate(prep: Prepared, policy: str | Policy = "full", budget: int | None =
              bits: float | None = None, key_axis: str = "channel", value_axis: str = "token",
              layer_budget: list[int] | None = None) -> dict:
     """Compress the context cache with ``policy`` to ``budget`` entries per layer (CAKE: the
-    same total, split by layer preference), quantise to ``bits``, answer the question.
+    same total ``budget * L``, split by layer preference; a layer's share above ``n_ctx`` is
+    handed to the other layers), quantise to ``bits``, answer the question.
 
     Returns ``{"acc", "nll", "hits" [B, T_q], "mask" [B, T_q], "kept" (per layer [B, m]),
     "budgets", "numbers"}``: ``nll`` = mean -log p(answer) (nats), ``numbers`` = numbers kept
@@ -130,12 +131,13 @@ def evaluate(prep: Prepared, policy: str | Policy = "full", budget: int | None =
     L, n_ctx = len(prep.state.mixers), prep.n_ctx
     budget = n_ctx if budget is None else budget
     if layer_budget is not None:
-        budgets = list(layer_budget)
+        budgets = [min(b, n_ctx) for b in layer_budget]
     elif pol.adaptive_layers and budget < n_ctx:
-        budgets = layer_budgets(prep.probe, total=budget * L)
+        # the same total as every other policy: a layer's share above n_ctx goes to the others
+        budgets = layer_budgets(prep.probe, total=budget * L, tau1=pol.tau1, tau2=pol.tau2,
+                                cap=n_ctx)
     else:
-        budgets = [budget] * L
-    budgets = [min(b, n_ctx) for b in budgets]
+        budgets = [min(budget, n_ctx)] * L
     caches, kept = [], []
     for layer, cache in enumerate(prep.state.mixers):
         idx = keep_index(prep.view(layer), budgets[layer], pol)
@@ -159,8 +161,8 @@ def evaluate(prep: Prepared, policy: str | Policy = "full", budget: int | None =
 
 # ----------------------------------------------------------------------------- sweeps
 def budget_curves(prep: Prepared, policies, budgets) -> dict[str, list[float]]:
-    """Accuracy per policy at each per-layer budget."""
-    return {p: [evaluate(prep, p, b)["acc"] for b in budgets] for p in policies}
+    """Accuracy per policy (names or :class:`Policy` objects) at each per-layer budget."""
+    return {get_policy(p).name: [evaluate(prep, p, b)["acc"] for b in budgets] for p in policies}
 
 
 def bits_curve(prep: Prepared, bits_list, key_axis: str = "channel",
@@ -176,13 +178,16 @@ def pair_age_mask(prep: Prepared, old: bool = True) -> torch.Tensor:
     return (qp >= 0) & ((qp < n_pairs // 2) if old else (qp >= n_pairs // 2))
 
 
-def old_needle_gap(prep: Prepared, budget: int, aware: str = "query_aware",
-                   recent: str = "sinks+window") -> dict:
-    """Accuracy on answers about the *older* half of the MQAR pairs, query-aware vs recency."""
+def old_needle_gap(prep: Prepared, budget: int, aware: str | Policy = "query_aware",
+                   recent: str | Policy = "sinks+window") -> dict:
+    """Accuracy on answers about the *older* half of the MQAR pairs, query-aware vs recency.
+
+    ``gap`` = aware minus the better of ``recent`` and the plain window."""
     old = pair_age_mask(prep, old=True)
     out = {}
-    for name in (aware, recent, "window"):
-        r = evaluate(prep, name, budget)
-        out[name] = float((r["hits"] & old).sum()) / max(1, int(old.sum()))
+    for pol in (aware, recent, "window"):
+        r = evaluate(prep, pol, budget)
+        out[get_policy(pol).name] = float((r["hits"] & old).sum()) / max(1, int(old.sum()))
+    aware, recent = get_policy(aware).name, get_policy(recent).name
     out["gap"] = out[aware] - max(out[recent], out["window"])
     return out

@@ -30,8 +30,25 @@ Scores, with the paper each comes from::
                         (Qin et al., "CAKE: Cascading and Adaptive KV Cache Eviction with Layer
                         Preferences", ICLR 2025)
 
-Defaults here: 2 sink tokens (StreamingLLM uses 4 on long contexts; chapter 03's context is
-16 tokens), SirLLM ``delta=0.9`` per turn of 8 tokens with a recent quarter of the budget.
+Defaults, and where each number comes from (paper = the paper's text; code = its public code)::
+
+    sinks + window  sinks=4          paper and code: StreamingLLM keeps 4 initial tokens
+                                     (kvpress's StreamingLLMPress also uses n_sink=4)
+    SirLLM          sinks=4          code: README runs use --start_size 4
+                    recent=0         code: README runs use --recent_size 0 (all of the budget
+                                     goes to token entropy)
+                    delta=0.9        code: --decay_ratio 0.9 (rock-paper-scissors run; 0.7 for
+                                     DailyDialog, 1.0 for grocery shopping: it is per task)
+    CAKE            gamma=200        code: --gamma default of pred_cake.py
+                    tau1=tau2=1      code: the fallback when no tuned value exists; the paper and
+                                     its config tune tau1, tau2 per model and cache size
+                                     (0.4 .. 2.3 in model2tau.json), so 1 is "no preference
+                                     sharpening", not a recommended value
+    H2O             recent half      paper: half heavy hitters, half recent tokens
+
+:func:`sinks_window`, :func:`sirllm` and :func:`cake` build a policy with other values; a
+chapter that needs different ones (chapter 03's context is only 16 tokens, where 4 sinks are a
+quarter of it) sets them explicitly in its ``Params``.
 
 Not included: per-head budgets (AdaKV), SnapKV's 1-D pooling of scores, CAKE's cascading
 (progressive) eviction during prefill and its per-model tuned tau1/tau2/gamma, H2O's eviction
@@ -51,12 +68,16 @@ __all__ = [
     "CacheView",
     "Policy",
     "accumulated_attention",
+    "cake",
     "cake_score",
     "get_policy",
     "keep_index",
     "layer_budgets",
+    "make_policies",
     "question_attention",
     "recency",
+    "sinks_window",
+    "sirllm",
     "token_entropy",
 ]
 
@@ -105,7 +126,7 @@ def question_attention(view: CacheView) -> torch.Tensor:
     return view.need("probe", "query_aware").sum(dim=(1, 2))
 
 
-def cake_score(gamma: float = 1.0) -> Callable[[CacheView], torch.Tensor]:
+def cake_score(gamma: float = 200.0) -> Callable[[CacheView], torch.Tensor]:
     """CAKE's eviction indicator: mean + gamma * variance of attention over the window."""
     def score(view: CacheView) -> torch.Tensor:
         a = view.need("probe", "cake")                       # [B, H, Tq, n]
@@ -129,6 +150,8 @@ class Policy:
     recent: int | None = None
     recent_frac: float = 0.0
     adaptive_layers: bool = False     # CAKE: split the total budget across layers
+    tau1: float = 1.0                 # CAKE: sharpness of the layer preference (entropy)
+    tau2: float = 1.0                 # CAKE: sharpness of the layer preference (variance)
 
 
 def keep_index(view: CacheView, budget: int, policy: Policy) -> torch.Tensor:
@@ -157,15 +180,24 @@ def keep_index(view: CacheView, budget: int, policy: Policy) -> torch.Tensor:
 
 
 def layer_budgets(probes: list[torch.Tensor], total: int, tau1: float = 1.0,
-                  tau2: float = 1.0, minimum: int = 1) -> list[int]:
+                  tau2: float = 1.0, minimum: int = 1, cap: int | None = None) -> list[int]:
     """CAKE: split ``total`` entries over layers in proportion to ``P_l = H_l^(1/tau1) V_l^(1/tau2)``.
 
     ``probes[l]: [B, H, Tq, n]`` attention of the observation window in layer ``l``;
     ``H_l`` = mean entropy of its rows (how spread), ``V_l`` = mean over entries of the
     variance across the window (how much importance shifts). Rounds so the sum is ``total``.
+
+    ``cap`` (the number of cached entries, ``n``): no layer can keep more than it has. A layer
+    whose share exceeds ``cap`` is clipped and the excess goes to the layers still below
+    ``cap`` (as CAKE's public ``adjust_budgets`` does), so the sum stays ``total`` -- and every
+    policy is compared at the same total budget -- unless ``total > cap * L``.
     """
     if total < minimum * len(probes):
         raise ValueError(f"total budget {total} is below {minimum} entry per layer")
+    if tau1 <= 0 or tau2 <= 0:
+        raise ValueError(f"tau1 and tau2 must be > 0, got {tau1}, {tau2}")
+    if cap is not None and cap < minimum:
+        raise ValueError(f"cap={cap} is below the minimum of {minimum} entry per layer")
     prefs = []
     for a in probes:
         p = a.clamp_min(1e-12)
@@ -176,18 +208,69 @@ def layer_budgets(probes: list[torch.Tensor], total: int, tau1: float = 1.0,
     out = [minimum + int(x) for x in share.floor()]
     for i in torch.argsort(-(share - share.floor())).tolist()[:total - sum(out)]:
         out[i] += 1
+    if cap is not None:
+        out = _redistribute(out, cap, prefs)
     return out
+
+
+def _redistribute(budgets: list[int], cap: int, prefs: list[float]) -> list[int]:
+    """Clip every budget to ``cap``; hand the excess, one entry at a time, to the layers below
+    ``cap`` in order of preference (water filling), until none is left or all are full."""
+    out = [min(b, cap) for b in budgets]
+    excess = sum(budgets) - sum(out)
+    order = sorted(range(len(out)), key=lambda i: -prefs[i])
+    while excess > 0 and any(b < cap for b in out):
+        for i in order:
+            if excess and out[i] < cap:
+                out[i] += 1
+                excess -= 1
+    return out
+
+
+# ----------------------------------------------------------------------------- constructors
+STREAMINGLLM_SINKS = 4      # paper and code (see the module docstring)
+SIRLLM_SINKS, SIRLLM_RECENT, SIRLLM_DELTA = 4, 0, 0.9   # public code's README runs
+CAKE_GAMMA, CAKE_TAU1, CAKE_TAU2 = 200.0, 1.0, 1.0      # public code's defaults / fallback
+
+
+def sinks_window(sinks: int = STREAMINGLLM_SINKS) -> Policy:
+    """StreamingLLM: the first ``sinks`` tokens plus the most recent ones."""
+    if not isinstance(sinks, int) or sinks < 0:
+        raise ValueError(f"sinks must be a non-negative int, got {sinks!r}")
+    return Policy("sinks+window", recency, sinks=sinks)
+
+
+def sirllm(sinks: int = SIRLLM_SINKS, recent: int = SIRLLM_RECENT, delta: float = SIRLLM_DELTA,
+           turn_len: int = 8) -> Policy:
+    """SirLLM: ``sinks`` first tokens, ``recent`` newest, the rest by decayed token entropy."""
+    if not isinstance(sinks, int) or sinks < 0 or not isinstance(recent, int) or recent < 0:
+        raise ValueError(f"sinks and recent must be non-negative ints, got {sinks!r}, {recent!r}")
+    return Policy("sirllm", token_entropy(delta, turn_len), sinks=sinks, recent=recent)
+
+
+def cake(gamma: float = CAKE_GAMMA, tau1: float = CAKE_TAU1, tau2: float = CAKE_TAU2) -> Policy:
+    """CAKE: mean + gamma * variance scores, per-layer budgets by ``H^(1/tau1) V^(1/tau2)``."""
+    if gamma < 0 or tau1 <= 0 or tau2 <= 0:
+        raise ValueError(f"need gamma >= 0 and tau1, tau2 > 0, got {gamma}, {tau1}, {tau2}")
+    return Policy("cake", cake_score(gamma), adaptive_layers=True, tau1=tau1, tau2=tau2)
 
 
 POLICIES: dict[str, Policy] = {
     "full": Policy("full", None),
     "window": Policy("window", recency),
-    "sinks+window": Policy("sinks+window", recency, sinks=2),
+    "sinks+window": sinks_window(),
     "h2o": Policy("h2o", accumulated_attention, recent_frac=0.5),
-    "sirllm": Policy("sirllm", token_entropy(), sinks=2, recent_frac=0.25),
+    "sirllm": sirllm(),
     "query_aware": Policy("query_aware", question_attention),
-    "cake": Policy("cake", cake_score(), adaptive_layers=True),
+    "cake": cake(),
 }
+
+
+def make_policies(sinks: int | None = None) -> dict[str, Policy]:
+    """:data:`POLICIES`, with ``sinks`` sink tokens for sinks+window and SirLLM when given."""
+    if sinks is None:
+        return dict(POLICIES)
+    return {**POLICIES, "sinks+window": sinks_window(sinks), "sirllm": sirllm(sinks=sinks)}
 
 
 def get_policy(name: str | Policy) -> Policy:

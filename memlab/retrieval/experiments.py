@@ -10,7 +10,17 @@ query whose gap is at most ``window + capacity``: accuracy grows with memory siz
 The model is :class:`memlab.retrieval.longmem.SideReader`: a frozen random writer (the memory's
 keys and values never change) and a small trained reader (query projection, gate, output head),
 trained for a few seconds on short sequences; then evaluated on long streams with memories of
-growing size, exact or through faiss, uncompressed or product-quantised.
+growing size, uncompressed or product-quantised.
+
+Two ways to evaluate, tested equal (``tests/test_retrieval_store_eval.py``):
+``backend="store"`` (default) streams each test sequence through a real store -- the keys and
+values of tokens leaving the window are written into a :class:`KNNMemory` (exact torch search,
+or faiss with ``index=``) or, compressed, into a :class:`VQMemory` of PQ codes searched by ADC --
+and each query reads its top-k there (:func:`logits_through_store`). ``backend="dense"`` is the
+layer's vectorised masked read (:meth:`SideReader.logits_at`), used in training, where the
+whole memory of a short sequence is a tensor anyway.
+
+Also here: :func:`regime_switching_stream`, the token stream of the EM-LLM demonstration.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from memlab.device import cpu_threads
 
 from memlab.retrieval.knn import KNNMemory, exact_topk, recall_at_k
 from memlab.retrieval.longmem import SideReader
-from memlab.retrieval.vq import ProductQuantizer
+from memlab.retrieval.vq import ProductQuantizer, VQMemory
 
 __all__ = [
     "DefineThenUse",
@@ -36,9 +46,11 @@ __all__ = [
     "define_then_use",
     "evaluate",
     "fit_quantizers",
+    "logits_through_store",
     "memory_keys_and_queries",
     "memory_size_sweep",
     "pq_for_ratio",
+    "regime_switching_stream",
     "train_reader",
 ]
 
@@ -140,15 +152,81 @@ def _train_loop(model, data, opt, steps, batch_size, seed, device, progress):
 
 
 @torch.no_grad()
+def logits_through_store(model: SideReader, tokens: torch.Tensor, positions: torch.Tensor,
+                         capacity: int, top_k: int | None = None, compress=None,
+                         index: str = "exact", nlist: int = 256, nprobe: int = 8):
+    """Logits ``[P, vocab]`` at ``positions [P]`` (increasing) of one stream ``tokens [1, T]``,
+    with the memory held in a real store.
+
+    Stream order: before the query at position t, every token up to t - W has been written (in
+    order) into a FIFO store of ``capacity`` pairs, so the store holds exactly the tokens
+    ``t-W-capacity < i <= t-W``; the query reads its top-k there (``store.read``) and the window
+    ``(t-W, t]`` directly. The store is a :class:`KNNMemory` (``index`` "exact", "flat" or "ivf")
+    or, when ``compress`` (from :func:`fit_quantizers`) is given, a :class:`VQMemory` that keeps
+    only PQ codes. Same numbers as ``model.logits_at`` (up to float rounding and tie order).
+    """
+    if tokens.dim() != 2 or tokens.shape[0] != 1:
+        raise ValueError(f"tokens must be one stream [1, T], got shape {tuple(tokens.shape)}")
+    pos = positions.tolist()
+    if any(b <= a for a, b in zip(pos, pos[1:])):
+        raise ValueError("positions must be strictly increasing (the store is written in order)")
+    a = model.attn
+    W, k = a.window, top_k or a.top_k
+    h = model.writer(tokens)[0]                                       # [T, d_h]
+    K, V, Q = a.W_k(h), a.W_v(h), a.W_q(h[positions])                 # [T, d], [T, d], [P, d]
+    d = K.shape[-1]
+    scale, g = d ** -0.5, a.g[0]
+    store = None
+    if capacity > 0:
+        if compress is not None:
+            store = VQMemory(compress.key_pq, compress.value_pq, capacity)
+        else:
+            store = KNNMemory(d, capacity, value_dim=d, index=index, nlist=nlist, nprobe=nprobe,
+                              device=K.device, dtype=K.dtype)
+    written, outs = 0, []
+    for j, t in enumerate(pos):
+        upto = t - W + 1                                              # tokens <= t - W are stored
+        if store is not None and upto > written:
+            store.write(K[written:upto], V[written:upto])
+            written = upto
+        lo = max(0, t - W + 1)
+        s_loc, V_loc = (K[lo:t + 1] @ Q[j]) * scale, V[lo:t + 1]
+        s_mem, V_mem = s_loc[:0], V_loc[:0]
+        if store is not None and len(store) > 0:
+            s, vals, ids = store.read(Q[j:j + 1], k)
+            ok = ids[0] >= 0
+            s_mem, V_mem = s[0][ok].to(K) * scale, vals[0][ok].to(V)
+        if a.combine == "gate":
+            o = (1 - g) * torch.softmax(s_loc, -1) @ V_loc
+            if s_mem.numel():
+                o = o + g * torch.softmax(s_mem, -1) @ V_mem
+        else:
+            w = torch.softmax(torch.cat([s_loc, s_mem]), -1)
+            o = w[:len(s_loc)] @ V_loc + w[len(s_loc):] @ V_mem
+        outs.append(o)
+    return model.head(a.W_o(torch.stack(outs)))
+
+
+@torch.no_grad()
 def evaluate(model: SideReader, data: DefineThenUse, capacity: int, top_k: int | None = None,
-             compress=None, device="cpu") -> dict:
-    """Accuracy at the query positions of long streams with a memory of ``capacity`` tokens."""
+             compress=None, device="cpu", backend: str = "store", index: str = "exact") -> dict:
+    """Accuracy at the query positions of long streams with a memory of ``capacity`` tokens.
+
+    ``backend="store"``: through a KNNMemory / VQMemory (:func:`logits_through_store`);
+    ``"dense"``: the layer's masked read (:meth:`SideReader.logits_at`). Same answers.
+    """
+    if backend not in ("store", "dense"):
+        raise ValueError(f"backend must be 'store' or 'dense', got {backend!r}")
     correct, total, hits = 0, 0, []
     for s in range(data.tokens.shape[0]):
         tok = data.tokens[s:s + 1].to(device)
         pos = data.query_pos[s].to(device)
-        logits = model.logits_at(tok, pos, capacity=capacity, top_k=top_k, compress=compress)
-        pred = logits[0].argmax(-1).cpu()
+        if backend == "store":
+            logits = logits_through_store(model, tok, pos, capacity, top_k, compress, index)
+        else:
+            logits = model.logits_at(tok, pos, capacity=capacity, top_k=top_k,
+                                     compress=compress)[0]
+        pred = logits.argmax(-1).cpu()
         ok = pred == data.answers[s]
         hits.append(ok)
         correct += int(ok.sum())
@@ -157,11 +235,12 @@ def evaluate(model: SideReader, data: DefineThenUse, capacity: int, top_k: int |
     return {"accuracy": correct / total, "hits": hits, "chance": 1 / data.n_values}
 
 
-def memory_size_sweep(model, data, capacities, top_k=None, device="cpu") -> list[dict]:
+def memory_size_sweep(model, data, capacities, top_k=None, device="cpu",
+                      backend: str = "store") -> list[dict]:
     """Accuracy for each memory size; also the fraction of queries within reach (gap)."""
     rows = []
     for c in capacities:
-        r = evaluate(model, data, c, top_k, device=device)
+        r = evaluate(model, data, c, top_k, device=device, backend=backend)
         reach = float((data.gaps <= model.attn.window - 1 + c).float().mean())
         rows.append({"capacity": c, "accuracy": r["accuracy"], "within_reach": reach})
     return rows
@@ -203,13 +282,16 @@ def fit_quantizers(model: SideReader, data: DefineThenUse, ratio: int = 16,
 
 
 def compression_sweep(model, data, fit_data, ratios=(4, 16, 64), capacity=None, top_k=None,
-                      codebook_size=256, seed=0, device="cpu") -> list[dict]:
-    """Accuracy with the memory stored uncompressed (ratio 1) and product-quantised."""
+                      codebook_size=256, seed=0, device="cpu", backend: str = "store") -> list[dict]:
+    """Accuracy with the memory stored uncompressed (ratio 1, a KNNMemory) and product-quantised
+    (a VQMemory holding only the codes, with ``backend="store"``)."""
     cap = capacity if capacity is not None else data.tokens.shape[1]
-    rows = [{"ratio": 1, "accuracy": evaluate(model, data, cap, top_k, device=device)["accuracy"]}]
+    rows = [{"ratio": 1, "accuracy": evaluate(model, data, cap, top_k, device=device,
+                                              backend=backend)["accuracy"]}]
     for r in ratios:
         comp = fit_quantizers(model, fit_data, r, codebook_size, seed=seed)
-        acc = evaluate(model, data, cap, top_k, compress=comp, device=device)["accuracy"]
+        acc = evaluate(model, data, cap, top_k, compress=comp, device=device,
+                       backend=backend)["accuracy"]
         rows.append({"ratio": r, "accuracy": acc})
     return rows
 
@@ -271,3 +353,30 @@ def memory_keys_and_queries(model: SideReader, n_keys: int, n_queries: int = 256
     h = model.writer(data.tokens)
     q = model.attn.W_q(h[0, data.query_pos[0]])
     return K[0], q
+
+
+def regime_switching_stream(n_regimes: int = 4, n_states: int = 6, n_segments: int = 12,
+                            segment_len: int = 60, seed: int = 0):
+    """The EM-LLM demonstration's stream: ``n_segments`` segments of ``segment_len`` tokens, each
+    generated by one of ``n_regimes`` Markov chains (regime r owns tokens ``[r*n_states,
+    (r+1)*n_states)``; every state has 2 successors drawn at random). The first segment is
+    regime 0; each next segment switches to a different regime.
+    Returns ``(tokens [n_segments * segment_len], true boundaries [start indices], regimes)``.
+    """
+    if n_regimes < 2 or n_states < 2 or n_segments < 1 or segment_len < 1:
+        raise ValueError(f"need n_regimes >= 2, n_states >= 2, n_segments >= 1, segment_len >= 1; "
+                         f"got {n_regimes}, {n_states}, {n_segments}, {segment_len}")
+    g = torch.Generator().manual_seed(seed)
+    tables = [r * n_states + torch.randint(0, n_states, (n_states, 2), generator=g)
+              for r in range(n_regimes)]
+    tokens, truth, regimes, regime = [], [], [], 0
+    for s in range(n_segments):
+        if s:
+            regime = (regime + 1 + int(torch.randint(0, n_regimes - 1, (1,), generator=g))) % n_regimes
+        truth.append(len(tokens))
+        regimes.append(regime)
+        x = regime * n_states
+        for _ in range(segment_len):
+            tokens.append(x)
+            x = int(tables[regime][x - regime * n_states, torch.randint(0, 2, (1,), generator=g)])
+    return torch.tensor(tokens), truth, regimes

@@ -21,6 +21,10 @@ Equations
     attend over [ I ; the n_blocks blocks with the largest sim ; L ] with one softmax
 Since sim is linear in the queries, sum_i q_i . k_j = (sum_i q_i) . k_j: one vector per lookup.
 
+Defaults are the paper's: memory units (blocks) of 128 tokens, each indexed by 4
+representative tokens. The chapter's demonstration uses blocks of 16 so that a stream of a few
+hundred tokens has enough blocks to choose from.
+
 Not included: offloading blocks to CPU memory with an LRU cache on the GPU, the paper's
 chunked prefill, positional-encoding handling (blocks get the same position in the paper).
 """
@@ -48,7 +52,7 @@ def representative_scores(keys: torch.Tensor, queries: torch.Tensor, n_local: in
 class BlockMemory:
     """Blocks of evicted (key, value) tokens, each indexed by its representative keys."""
 
-    def __init__(self, dim: int, block_size: int = 16, n_repr: int = 4):
+    def __init__(self, dim: int, block_size: int = 128, n_repr: int = 4):
         if not 1 <= n_repr <= block_size:
             raise ValueError(f"need 1 <= n_repr <= block_size, got {n_repr}, {block_size}")
         self.dim, self.block_size, self.n_repr = dim, block_size, n_repr

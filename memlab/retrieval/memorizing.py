@@ -29,9 +29,17 @@ Empty memory (early tokens): o_mem = 0.
 
 State: the keys and values of the last ``window - 1 + capacity`` tokens (the local cache and
 the memory; a token moves from one to the other when it leaves the window). Here the memory
-is held as dense tensors and searched exactly, so that the chunked form equals the recurrence;
-a large memory at inference goes into :class:`memlab.retrieval.knn.KNNMemory` (faiss), which
-the chapter's experiment uses.
+is held as dense tensors and searched exactly (a masked top-k), so that the chunked form equals
+the recurrence and training needs no store. The same read through a real store -- keys and
+values written into :class:`memlab.retrieval.knn.KNNMemory` (FIFO, exact or faiss) or
+:class:`memlab.retrieval.vq.VQMemory` (PQ codes) and searched there -- is
+:func:`memlab.retrieval.experiments.logits_through_store`; chapter 07 evaluates through the
+stores and tests that they give the dense read's numbers.
+
+Defaults are the paper's: top-k = 32 neighbours, local context = one 512-token segment, a
+memory of 65,536 tokens (the paper's main setting; it also tries 1.5K to 262K). Chapter 07
+sets much smaller values explicitly (a window of 8 tokens, top-8, memories up to 4,096) so that
+it trains and runs in seconds on a CPU.
 
 Not included: Transformer-XL cache and relative position biases of the paper's backbone,
 normalised keys, the paper's trick of refreshing stale keys (keys written by older weights),
@@ -122,7 +130,7 @@ class MemorizingAttention(SequenceMemory):
     """Local sliding-window attention + kNN memory attention, gated per head."""
 
     def __init__(self, d_model: int, n_heads: int = 1, d_head: int | None = None,
-                 window: int = 16, capacity: int = 256, top_k: int = 8, combine: str = "gate",
+                 window: int = 512, capacity: int = 65_536, top_k: int = 32, combine: str = "gate",
                  gate_init: float = 0.0):
         super().__init__()
         for name, val, lo in (("d_model", d_model, 1), ("n_heads", n_heads, 1),

@@ -6,7 +6,10 @@
 * :func:`s4d_conv_vs_recurrence` -- the S4D convolution kernel and the recurrence, same output.
 * :func:`selective_copying_run` -- train a tiny LM with a Mamba (selective) or an LTI S4D mixer
   of the same state size on selective copying; report answer accuracy.
-* :func:`delta_profile` -- Mamba's input-dependent step size along a sequence.
+* :func:`selection_probe` -- the same task with the selection set by hand (an *oracle* Delta)
+  and a fitted linear read-out: what selection can do, vs the best constant (LTI) Delta.
+* :func:`delta_profile`, :func:`delta_by_kind` -- a trained Mamba's input-dependent step size
+  along a sequence, and whether it has specialised (data vs noise tokens).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from memlab.ssm.mamba import Mamba
 from memlab.ssm.s4d import S4D
 
 __all__ = [
+    "delta_by_kind",
     "delta_profile",
+    "oracle_delta",
     "ema_bank",
     "hippo_vs_ema",
     "s4d_conv_vs_recurrence",
@@ -50,10 +55,10 @@ def ema_bank(u: torch.Tensor, N: int, max_timescale: float | None = None) -> tor
     """Final states of N EMAs ``m_i <- (1 - a_i) m_i + a_i u_t`` with timescales 1/a_i spread
     log-uniformly over ``[1, max_timescale]`` (default: T). ``u [n, T] -> [n, N]``."""
     T = u.shape[-1]
-    tau = torch.logspace(0, math.log10(max_timescale or T), N, dtype=u.dtype)
+    tau = torch.logspace(0, math.log10(max_timescale or T), N, dtype=u.dtype, device=u.device)
     alpha = 1 / tau
     # m_T = sum_t a (1 - a)^(T - t) u_t: one matrix product instead of a loop
-    lag = torch.arange(T - 1, -1, -1, dtype=u.dtype)
+    lag = torch.arange(T - 1, -1, -1, dtype=u.dtype, device=u.device)
     W = alpha[:, None] * (1 - alpha[:, None]) ** lag                       # [N, T]
     return u @ W.T
 
@@ -63,20 +68,22 @@ def _rel_mse(pred: torch.Tensor, true: torch.Tensor) -> float:
 
 
 def hippo_vs_ema(N: int = 16, T: int = 500, n_train: int = 512, n_test: int = 128,
-                 max_cycles: float = 4.0, seed: int = 0, method: str = "bilinear") -> dict:
+                 max_cycles: float = 4.0, seed: int = 0, method: str = "bilinear",
+                 device="cpu") -> dict:
     """Relative MSE of reading back ``u_1..u_T`` from N state numbers.
 
     HiPPO-LegS: the online coefficients and the closed-form Legendre read-out (no fitting).
     EMA bank: N EMAs (timescales 1..T), decoded by ridge least squares fitted on ``n_train``
     signals. Returns ``{"hippo": err, "ema": err, "ratio": ema / hippo}`` (test signals).
+    ``device``: where the signals and the computation live (the data is drawn on the CPU).
     """
-    train = smooth_signals(n_train, T, max_cycles=max_cycles, seed=2 * seed + 1)
-    test = smooth_signals(n_test, T, max_cycles=max_cycles, seed=2 * seed + 2)
+    train = smooth_signals(n_train, T, max_cycles=max_cycles, seed=2 * seed + 1).to(device)
+    test = smooth_signals(n_test, T, max_cycles=max_cycles, seed=2 * seed + 2).to(device)
     c = legs_online_fast(test, N, method)
     hippo = _rel_mse(reconstruct_legs(c, T), test)
     x_tr, x_te = ema_bank(train, N), ema_bank(test, N)
     gram = x_tr.T @ x_tr
-    ridge = 1e-10 * gram.diagonal().mean() * torch.eye(N, dtype=gram.dtype)
+    ridge = 1e-10 * gram.diagonal().mean() * torch.eye(N, dtype=gram.dtype, device=gram.device)
     decoder = torch.linalg.solve(gram + ridge, x_tr.T @ train)             # [N, T]
     ema = _rel_mse(x_te @ decoder, test)
     return {"hippo": hippo, "ema": ema, "ratio": ema / max(hippo, 1e-300), "N": N, "T": T}
@@ -84,12 +91,13 @@ def hippo_vs_ema(N: int = 16, T: int = 500, n_train: int = 512, n_test: int = 12
 
 def s4d_conv_vs_recurrence(d_model: int = 4, d_state: int = 16, T: int = 256, batch: int = 2,
                            seed: int = 0, dtype=torch.float64,
-                           discretization: str = "zoh") -> float:
+                           discretization: str = "zoh", device="cpu") -> float:
     """Relative error between S4D's FFT-convolution view and its recurrence (random input)."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    m = S4D(d_model, d_state, discretization=discretization).to(dtype)
-    x = torch.randn(batch, T, d_model, generator=g, dtype=torch.float64).to(dtype)
+    m = S4D(d_model, d_state, discretization=discretization).to(device=device, dtype=dtype)
+    x = torch.randn(batch, T, d_model, generator=g, dtype=torch.float64).to(device=device,
+                                                                           dtype=dtype)
     with torch.no_grad():
         y_conv, _ = m.forward_conv(x)
         y_rec, _ = m.forward_recurrent(x)
@@ -143,10 +151,34 @@ def delta_profile(model, inputs: torch.Tensor, layer: int = 0) -> torch.Tensor:
     return mixer.delta(model.blocks[layer].norm1(x)).mean(-1).cpu()
 
 
+@torch.no_grad()
+def delta_by_kind(model, inputs: torch.Tensor, layer: int = 0) -> dict:
+    """Has a trained Mamba's step size specialised? Mean Delta (over channels and positions)
+    on data tokens (ids >= 2) and on noise tokens (id 0) of selective-copying ``inputs``.
+
+    Returns ``{"data": mean, "noise": mean, "ratio": data / noise}``: an oracle selection has
+    ratio -> infinity (Delta = 0 on noise); ~1 means the model does not select by Delta.
+    """
+    d = delta_profile(model, inputs, layer=layer)                       # [batch, time]
+    x = inputs.cpu()
+    data, noise = d[x >= 2], d[x == 0]
+    if not len(data) or not len(noise):
+        raise ValueError("inputs need both data tokens (ids >= 2) and noise tokens (id 0)")
+    out = {"data": float(data.mean()), "noise": float(noise.mean())}
+    out["ratio"] = out["data"] / out["noise"]
+    return out
+
+
+def oracle_delta(inputs: torch.Tensor, delta_data: float = 0.5) -> torch.Tensor:
+    """The probe's hand-set selection: ``delta_data`` on data tokens (ids >= 2), 0 on noise
+    (id 0) and markers (id 1). Not learned: an oracle that knows the task's rule."""
+    return (inputs >= 2).to(torch.float64) * delta_data
+
+
 def selection_probe(seq_len: int = 64, n_tokens: int = 4, vocab_size: int = 8, N: int = 8,
                     n_train: int = 2000, n_test: int = 500, seed: int = 0,
                     return_features: bool = False,
-                    delta_data: float = 0.5,
+                    delta_data: float = 0.5, device="cpu",
                     lti_deltas: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)) -> dict:
     """Selective copying with the *selection* set by hand and a fitted linear read-out.
 
@@ -159,6 +191,9 @@ def selection_probe(seq_len: int = 64, n_tokens: int = 4, vocab_size: int = 8, N
       (the noise never touches the state);
     * LTI (S4D's): one constant Delta for every token -- the best of ``lti_deltas`` on test.
 
+    This Delta is an *oracle* setting of the selection, chosen by hand from the task's rule:
+    it shows what input-dependent Delta CAN do (capacity), not that training finds it.
+
     Returns ``{"selective": acc, "lti": best acc, "lti_by_delta": {...}, "state_size": V*N}``.
     """
     import torch.nn.functional as F
@@ -170,12 +205,12 @@ def selection_probe(seq_len: int = 64, n_tokens: int = 4, vocab_size: int = 8, N
     V, L = vocab_size, seq_len - n_tokens
     sets = [selective_copying(n, seq_len, n_tokens, V, seed=1000 + 2 * seed + i)
             for i, n in enumerate((n_train, n_test))]
-    A = -torch.arange(1, N + 1, dtype=torch.float64).repeat(V, 1)
+    A = -torch.arange(1, N + 1, dtype=torch.float64, device=device).repeat(V, 1)
 
     def features(batch, delta_of):
         """Final state h_L[d, n] = sum_s exp(A_n sum_{r>s} Delta_r) Delta_s u_s[d] (the unrolled
         scan; tests check it against :func:`memlab.ssm.scan.selective_scan_ref`)."""
-        x = batch.inputs[:, :L]
+        x = batch.inputs[:, :L].to(device)
         u = F.one_hot(x, V).to(torch.float64)                              # [n, L, V]
         delta = delta_of(x).to(torch.float64)                               # [n, L]
         later = delta.flip(1).cumsum(1).flip(1) - delta                     # sum_{r > s}
@@ -183,7 +218,7 @@ def selection_probe(seq_len: int = 64, n_tokens: int = 4, vocab_size: int = 8, N
         return torch.einsum("bsd,bsn->bdn", u, w).reshape(x.shape[0], -1)
 
     def targets(batch):
-        data = batch.targets[:, L:]                                         # [n, k] in order
+        data = batch.targets[:, L:].to(device)                              # [n, k] in order
         return F.one_hot(data, V).to(torch.float64).reshape(data.shape[0], -1), data
 
     def probe(delta_of):
@@ -191,12 +226,12 @@ def selection_probe(seq_len: int = 64, n_tokens: int = 4, vocab_size: int = 8, N
             targets(b) for b in sets]
         gram = Xtr.T @ Xtr
         W = torch.linalg.solve(gram + 1e-9 * gram.diagonal().mean() * torch.eye(len(gram),
-                               dtype=gram.dtype), Xtr.T @ Ytr)
+                               dtype=gram.dtype, device=gram.device), Xtr.T @ Ytr)
         pred = (Xte @ W).reshape(len(Xte), n_tokens, V).argmax(-1)
         return float((pred == want).to(torch.float64).mean())
 
-    sel = probe(lambda x: (x >= 2) * delta_data)
-    lti = {d: probe(lambda x, d=d: torch.full(x.shape, d)) for d in lti_deltas}
+    sel = probe(lambda x: oracle_delta(x, delta_data))
+    lti = {d: probe(lambda x, d=d: torch.full(x.shape, d, device=x.device)) for d in lti_deltas}
     out = {"selective": sel, "lti": max(lti.values()), "lti_by_delta": lti,
            "state_size": V * N, "chance": 1 / (V - 2)}
     if return_features:

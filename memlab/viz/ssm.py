@@ -3,7 +3,8 @@
 ``render_hippo(N, timescale)``: left, the scale-invariant LegS state (N numbers) read back over
 the whole history; right, the LTI HiPPO state with step 1/timescale read back over the recent
 past (sharp for ~timescale steps, blurry after). ``render_selection(model, inputs, index)``:
-Mamba's Delta along one selective-copying sequence, data tokens marked.
+along one selective-copying sequence, the oracle Delta of the selection probe (set by hand)
+beside the Delta a trained Mamba actually computes, data tokens marked.
 """
 
 from __future__ import annotations
@@ -51,27 +52,41 @@ def render_hippo(N: int = 16, timescale: float = 50.0, T: int = 400, seed: int =
     return fig
 
 
-def render_selection(model, inputs: torch.Tensor, index: int = 0, layer: int = 0):
-    """Mamba's step size Delta (mean over channels) along sequence ``index`` of ``inputs``.
+def render_selection(model, inputs: torch.Tensor, index: int = 0, layer: int = 0,
+                     delta_data: float = 0.5):
+    """Two step sizes along sequence ``index`` of selective-copying ``inputs``, side by side.
 
-    Data tokens (ids >= 2 in selective copying) are marked: a trained model gives them a large
-    Delta (written into the state) and the noise a small one (skipped).
+    Left, the **oracle** Delta of the selection probe (set by hand from the task's rule:
+    ``delta_data`` on data tokens, 0 on noise, so noise never enters the state). Right, the
+    Delta that the **trained** ``model``'s Mamba layer ``layer`` actually computes (mean over
+    channels), with its mean on data vs noise tokens. Whether training has made the right
+    panel look like the left one is a measurement, not a given: after a short CPU training
+    it typically has not (ratio ~ 1).
     """
-    from memlab.ssm.experiments import delta_profile
+    from memlab.ssm.experiments import delta_profile, oracle_delta
 
     if not 0 <= index < inputs.shape[0]:
         raise ValueError(f"index must be in [0, {inputs.shape[0] - 1}], got {index}")
-    seq = inputs[index]
+    seq = inputs[index].cpu()
     d = delta_profile(model, seq, layer=layer)[0]
-    fig, ax = new_figure(width=7.5, height=2.6)
+    orc = oracle_delta(seq, delta_data)
+    fig, axes = new_figure(ncols=2, width=4.6, height=2.8)
+    ax1, ax2 = axes[0]
     t = torch.arange(len(seq))
-    ax.plot(t, d, color="C0", marker=".", lw=1, label="Delta_t (mean over channels)")
     data = (seq >= 2).nonzero().flatten()
-    ax.scatter(data, d[data], color="C3", zorder=3, label="data token")
+    noise = seq == 0
+    ax1.step(t, orc, where="mid", color="C2", lw=1.2, label="oracle Delta_t (set by hand)")
+    ax1.scatter(data, orc[data], color="C3", zorder=3, label="data token")
+    ax1.set(xlabel="position", ylabel="Delta", ylim=(-0.05, 1.2 * max(delta_data, 1e-3)),
+            title=f"oracle: {delta_data:g} on data, 0 on noise")
+    ax1.legend(fontsize=7, loc="upper left")
+    ax2.plot(t, d, color="C0", marker=".", lw=1, label="trained Delta_t (mean over channels)")
+    ax2.scatter(data, d[data], color="C3", zorder=3, label="data token")
     for p in data.tolist():
-        ax.annotate(str(int(seq[p])), (p, float(d[p])), textcoords="offset points",
-                    xytext=(0, 3), ha="center", fontsize=7, color="C3")
-    ax.set_yscale("log")
-    ax.set(xlabel="position", ylabel="Delta", title=f"Mamba layer {layer}: what enters the state")
-    ax.legend(fontsize=7, loc="upper left")
+        ax2.annotate(str(int(seq[p])), (p, float(d[p])), textcoords="offset points",
+                     xytext=(0, 3), ha="center", fontsize=7, color="C3")
+    ratio = float(d[data].mean() / d[noise].mean()) if len(data) and noise.any() else float("nan")
+    ax2.set(xlabel="position", ylabel="Delta",
+            title=f"trained, layer {layer}: data/noise Delta = {ratio:.2f}")
+    ax2.legend(fontsize=7, loc="upper left")
     return fig
