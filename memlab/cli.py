@@ -7,6 +7,7 @@
     memlab data verify | regenerate                shipped data files and their checksums
     memlab assign NOTEBOOK... -o DIR               student versions (nbgrader markers)
     memlab grade SUBMISSION... [-o DIR] [--source NB]  run hidden tests, write a grade table
+    memlab binder [NOTEBOOK] [--remote NAME]       the Binder link of this checkout's GitHub repo
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["main", "parse_value"]
+__all__ = ["main", "parse_value", "binder_url"]
 
 
 def parse_value(text: str):
@@ -123,6 +124,39 @@ def _cmd_classroom(args) -> int:
     return classroom.main(args)
 
 
+def binder_url(remote_url: str, notebook: str = "00_start.ipynb", ref: str = "HEAD") -> str:
+    """The mybinder.org link that opens ``notebooks/<notebook>`` of a GitHub repository, from
+    its git remote URL (https or ssh form)."""
+    import re
+
+    m = re.match(r"^(?:https?://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
+                 r"([\w.-]+)/([\w.-]+?)(?:\.git)?/?$", remote_url.strip())
+    if not m:
+        raise ValueError(f"not a GitHub remote: {remote_url!r} (Binder builds from GitHub; push "
+                         "this repository there first)")
+    owner, repo = m.groups()
+    return (f"https://mybinder.org/v2/gh/{owner}/{repo}/{ref}"
+            f"?urlpath=lab/tree/notebooks/{notebook}")
+
+
+def _cmd_binder(args) -> int:
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        url = subprocess.run(["git", "remote", "get-url", args.remote], cwd=root, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        print(binder_url(url, args.notebook, args.ref))
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        print(f"memlab binder: this checkout has no git remote {args.remote!r}; push it to "
+              "GitHub and add the remote first", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(f"memlab binder: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="memlab", description=__doc__.split("\n")[1].strip(),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -166,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instructor notebook (default: notebooks/<same name>)")
     p.add_argument("--timeout", type=int, default=120, help="per-cell time limit (s)")
     p.set_defaults(fn=_cmd_classroom)
+
+    p = sub.add_parser("binder", help="print the Binder link of this checkout's GitHub remote")
+    p.add_argument("notebook", nargs="?", default="00_start.ipynb")
+    p.add_argument("--remote", default="origin")
+    p.add_argument("--ref", default="HEAD", help="branch, tag or commit")
+    p.set_defaults(fn=_cmd_binder)
     return ap
 
 

@@ -63,3 +63,22 @@ def test_readme_chapter_table_is_generated(capsys):
     table = capsys.readouterr().out
     assert table in readme, ("README's chapter table is stale: paste `memlab list --markdown` "
                              "between the chapter-table markers")
+
+
+@pytest.mark.parametrize("remote", ["https://github.com/acme/memlab.git",
+                                    "git@github.com:acme/memlab.git",
+                                    "https://token@github.com/acme/memlab/",
+                                    "ssh://git@github.com/acme/memlab"])
+def test_binder_url_from_a_github_remote(remote):
+    from memlab.cli import binder_url
+
+    assert binder_url(remote, "01_associative_memory.ipynb") == (
+        "https://mybinder.org/v2/gh/acme/memlab/HEAD"
+        "?urlpath=lab/tree/notebooks/01_associative_memory.ipynb")
+
+
+def test_binder_url_refuses_a_non_github_remote():
+    from memlab.cli import binder_url
+
+    with pytest.raises(ValueError, match="not a GitHub remote"):
+        binder_url("/srv/git/memlab.git")

@@ -31,3 +31,30 @@ def test_modern_hopfield_on_cuda():
     out = m.read(X[:5].to("cuda"))
     assert out.device.type == "cuda"
     assert torch.equal(torch.sign(out).cpu(), X[:5])
+
+
+def test_chapter01_memories_same_on_cuda():
+    """Classical Hopfield (sync dynamics), SDM and Sparsey codes give the CPU's answers."""
+    from memlab.associative import ClassicalHopfield
+    from memlab.associative.sdm import SparseDistributedMemory
+    from memlab.associative.sdr import SparseyCodes
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(0, 2, (10, 100), generator=g).float() * 2 - 1
+    outs = {}
+    for dev in ("cpu", "cuda"):
+        net = ClassicalHopfield(100, device=dev)
+        net.write(X.to(dev))
+        outs[dev] = net.read(X[:4].to(dev), mode="sync")
+    assert outs["cuda"].device.type == "cuda" and torch.equal(outs["cuda"].cpu(), outs["cpu"])
+
+    bits = (X[:5] > 0).float()
+    for cls, kw in ((SparseDistributedMemory, {"n": 100, "M": 500, "p": 0.05}),
+                    (SparseyCodes, {"n_in": 100, "Q": 5, "K": 4})):
+        outs = {}
+        for dev in ("cpu", "cuda"):
+            mem = cls(**kw, seed=0, device=dev)
+            mem.write(bits.to(dev))
+            outs[dev] = mem.read(bits.to(dev))
+        assert outs["cuda"].device.type == "cuda", cls.__name__
+        assert torch.equal(outs["cuda"].cpu(), outs["cpu"]), cls.__name__
