@@ -37,9 +37,19 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["clear_solutions", "clear_hidden_tests", "student_version", "assign", "grade",
-           "grade_notebook", "submission_ids", "not_graded", "ExerciseGrade", "UngradableError",
-           "main"]
+__all__ = [
+    "ExerciseGrade",
+    "UngradableError",
+    "assign",
+    "clear_hidden_tests",
+    "clear_solutions",
+    "grade",
+    "grade_notebook",
+    "main",
+    "not_graded",
+    "student_version",
+    "submission_ids",
+]
 
 _BEGIN_SOL, _END_SOL = "### BEGIN SOLUTION", "### END SOLUTION"
 _BEGIN_HID, _END_HID = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -142,9 +152,9 @@ def _read_notebook(path: Path, what: str = "unreadable") -> nbformat.NotebookNod
     try:
         nb = nbformat.read(str(path), as_version=4)
         if not isinstance(nb.get("cells"), list):
-            raise ValueError("no list of cells")
+            raise TypeError("not a notebook: no list of cells")
         return nb
-    except Exception as e:  # noqa: BLE001 - corrupt JSON, not a notebook, no such file, ...
+    except Exception as e:
         why = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
         raise UngradableError(f"{what}: {type(e).__name__}{': ' + why if why else ''}") from e
 

@@ -199,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=None,
                    help="instructor notebook (default: notebooks/<same name>)")
     p.add_argument("--timeout", type=int, default=120, help="per-cell time limit (s)")
+    p.add_argument("--submissions-dir", default=None,
+                   help="folder the submission ids are relative to (default: the deepest folder "
+                        "holding all of them); with per-student folders the first folder is the "
+                        "student id")
     p.set_defaults(fn=_cmd_classroom)
 
     p = sub.add_parser("binder", help="print the Binder link of this checkout's GitHub remote")

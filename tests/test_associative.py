@@ -289,3 +289,30 @@ def test_flip_and_morph_are_exact():
 def test_digits_are_bundled():
     X, y = E.digit_patterns(12)
     assert X.shape == (12, 64) and set(X.unique().tolist()) == {-1.0, 1.0} and len(y) == 12
+
+
+def test_load_max_must_pass_the_crossing():
+    # a sweep that stops at 0.15 never sees the ~0.17 crossing at N = 200: critical would be
+    # NaN and the claim would fail with NaN; the parameter model refuses it up front
+    from memlab.chapters import get_chapter
+    from memlab.params import ParameterError
+
+    Params = get_chapter("01").Params
+    with pytest.raises(ParameterError, match=r"'load_max' = 0.15.*0.25"):
+        Params.build({"load_max": 0.15})
+    assert Params.build({"load_max": 0.25}).load_max == 0.25
+    # what the floor prevents: the curve up to 0.15 never drops below one half
+    curve = E.recall_curve(200, [0.05, 0.1, 0.15], noise=0.1, trials=1, seed=0)
+    assert math.isnan(curve.critical), curve
+
+
+def test_digit_retrieval_at_the_widget_defaults():
+    r = E.digit_retrieval(noise=0.1, n_patterns=5, beta=1.0)
+    # 5 correlated digits already defeat the classical net; the modern one returns the digit
+    assert r["classical_reached"] != "the digit" and r["overlap_classical"] < 0.95, r
+    assert r["modern_recalled"] and r["overlap_modern"] >= 0.95
+    # one stored digit: both nets return it
+    one = E.digit_retrieval(noise=0.1, n_patterns=1, beta=1.0)
+    assert one["classical_reached"] == "the digit" and one["modern_recalled"]
+    with pytest.raises(ValueError, match="n_patterns"):
+        E.digit_retrieval(n_patterns=0)

@@ -6,8 +6,15 @@ import nbformat
 import pytest
 
 from memlab.chapters import all_chapters
-from memlab.classroom import (MarkerError, assign, clear_hidden_tests, clear_solutions, grade,
-                              student_version, submission_ids)
+from memlab.classroom import (
+    MarkerError,
+    assign,
+    clear_hidden_tests,
+    clear_solutions,
+    grade,
+    student_version,
+    submission_ids,
+)
 from memlab.cli import main
 
 CHAPTER_NBS = [c.notebook_path for c in all_chapters() if c.notebook_path.exists()]

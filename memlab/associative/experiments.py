@@ -20,8 +20,10 @@ __all__ = [
     "attention_equality",
     "critical_load",
     "digit_patterns",
+    "digit_retrieval",
     "energy_check",
     "flip",
+    "genuine_mixture",
     "modern_recall",
     "overlap",
     "random_patterns",
@@ -180,14 +182,18 @@ def modern_recall(d: int = 64, factor: int = 10, beta: float = 1.0, noise: float
 
     Returns the fraction recalled (overlap of the retrieved state with its pattern >=
     ``threshold``), the fraction of retrieved states that are mixtures (overlap with EVERY
-    stored pattern < ``threshold``), and the mean participation ratio 1 / sum_i p_i^2 (how
-    many patterns the softmax averages; 1 = a single pattern).
+    stored pattern < ``threshold``), the mean participation ratio 1 / sum_i p_i^2 of the
+    softmax (how many patterns it averages; 1 = a single pattern), and two numbers measured on
+    the retrieved state itself: ``read_participation`` = mean of d / |xi_new|^2 (for nearly
+    orthogonal +-1 patterns |sum_i p_i x_i|^2 / d ~ sum_i p_i^2, so it estimates the same
+    count; smaller when the mixed patterns resemble each other) and ``own_overlap``, the mean
+    overlap with the cued pattern.
     """
     g = _gen(seed)
     P = factor * d
     X = random_patterns(P, d, g, device)
     cues = flip(X, noise, g)
-    recalled, mixture, part = [], [], []
+    recalled, mixture, part, read_part, own = [], [], [], [], []
     for start in range(0, P, batch):
         new, p = modern.update(cues[start:start + batch], X, beta, return_weights=True)
         m_all = new @ X.T / d                                       # [b, P]
@@ -196,10 +202,27 @@ def modern_recall(d: int = 64, factor: int = 10, beta: float = 1.0, noise: float
         recalled.append(m_own >= threshold)
         mixture.append(m_all.max(dim=1).values < threshold)
         part.append(1.0 / (p * p).sum(-1))
+        read_part.append(d / (new * new).sum(-1))                  # inf for a zero read
+        own.append(m_own)
     return {"P": P, "beta": beta,
             "recalled": float(torch.cat(recalled).float().mean()),
             "mixture": float(torch.cat(mixture).float().mean()),
-            "participation": float(torch.cat(part).mean())}
+            "participation": float(torch.cat(part).mean()),
+            "read_participation": float(torch.cat(read_part).mean()),
+            "own_overlap": float(torch.cat(own).mean())}
+
+
+def genuine_mixture(res: dict) -> bool:
+    """Is a ``modern_recall`` result at small beta a real metastable mixture?
+
+    "Close to no single pattern" (the ``mixture`` fraction) is also true of a broken read that
+    returns zeros or the mean of all patterns. A metastable state averages *a few to a
+    fraction* of the P patterns: both the softmax participation ratio and the participation
+    measured on the read (d / |xi_new|^2) must lie strictly between 2 and P / 2. A zero read
+    gives an infinite read participation, the global mean about P.
+    """
+    lo, hi = 2.0, res["P"] / 2
+    return bool(lo < res["participation"] < hi and lo < res["read_participation"] < hi)
 
 
 def attention_equality(d: int = 64, P: int = 640, batch: int = 32, beta: float = 0.125,
@@ -318,3 +341,44 @@ def digit_metastable(betas=(1.0, 10.0, 100.0, 1000.0), n: int = 500, queries: in
         states.append(new[0].cpu())
     return {"rows": rows, "query": cue[0].cpu(), "stored": X[idx[0]].cpu(),
             "label": int(labels[int(idx[0])]), "states": states}
+
+
+def digit_retrieval(noise: float = 0.1, n_patterns: int = 5, beta: float = 1.0,
+                    target: int = 0, seed: int = 0, threshold: float = 0.95) -> dict:
+    """The widget's experiment: the first ``n_patterns`` +-1 digits (8x8) stored in a
+    classical and a modern Hopfield net of 64 neurons; digit ``target`` cued with ``noise``
+    flipped pixels. Returns both retrieved states, their overlaps with the target, the
+    classical net's energy after every asynchronous update, and what the classical net
+    reached: ``"the digit"``, ``"another stored digit"`` (|overlap| >= threshold with one,
+    sign included) or ``"a spurious state"`` (close to no stored digit).
+    """
+    from memlab.associative.modern import ModernHopfield
+
+    if not 1 <= n_patterns <= 200:
+        raise ValueError(f"n_patterns must be in [1, 200], got {n_patterns}")
+    target = min(target, n_patterns - 1)
+    g = _gen(seed)
+    X, labels = digit_patterns(n_patterns)
+    cue = flip(X[target:target + 1], noise, g)
+    classical = ClassicalHopfield(64)
+    classical.write(X)
+    trace = classical.energy_trace(cue, sweeps=4, generator=g)[:, 0]
+    g.manual_seed(seed)
+    s_classical = classical.read(cue, generator=g)
+    dense = ModernHopfield(64, beta=beta)
+    dense.write(X)
+    s_modern, p = dense.read(cue, return_weights=True)
+    m_c = float(overlap(s_classical, X[target:target + 1])[0])
+    m_m = float(overlap(torch.sign(s_modern), X[target:target + 1])[0])
+    m_all = (s_classical @ X.T / 64)[0].abs()
+    if m_c >= threshold:
+        reached = "the digit"
+    elif float(m_all.max()) >= threshold:
+        reached = "another stored digit"
+    else:
+        reached = "a spurious state"
+    return {"X": X, "labels": labels, "target": target, "cue": cue, "trace": trace,
+            "s_classical": s_classical, "s_modern": s_modern, "p": p,
+            "overlap_classical": m_c, "overlap_modern": m_m,
+            "participation": 1 / float((p * p).sum()), "classical_reached": reached,
+            "modern_recalled": m_m >= threshold}

@@ -12,7 +12,9 @@ class Params(ChapterParams):
                            description="neurons N of the classical Hopfield net (capacity sweep)")
     cue_noise: float = Field(0.10, ge=0.0, le=0.5,
                              description="fraction of bits flipped in every cue")
-    load_max: float = Field(0.25, ge=0.15, le=0.5,
+    # the sweep must pass the target's upper end (0.20) and the ~0.17 crossing at N = 200,
+    # else the recall never drops below 0.5 and the critical load cannot be measured
+    load_max: float = Field(0.25, ge=0.25, le=0.5,
                             description="largest load P/N of the sweep (it starts at 0.05)")
     load_points: int = Field(21, ge=5, le=101, description="loads in the capacity sweep")
     trials: int = Field(3, ge=1, le=100, description="independent nets per load")

@@ -30,29 +30,12 @@ def render_retrieval(noise: float = 0.1, n_patterns: int = 5, beta: float = 1.0,
     net; cue digit ``target`` with ``noise`` flipped pixels; show both retrievals and the
     classical net's energy after every asynchronous update.
     """
-    from memlab.associative.experiments import digit_patterns, flip
-    from memlab.associative.hopfield import ClassicalHopfield
-    from memlab.associative.modern import ModernHopfield
+    from memlab.associative.experiments import digit_retrieval
 
-    if not 1 <= n_patterns <= 200:
-        raise ValueError(f"n_patterns must be in [1, 200], got {n_patterns}")
-    target = min(target, n_patterns - 1)
-    g = torch.Generator()
-    g.manual_seed(seed)
-    X, labels = digit_patterns(n_patterns)
-    cue = flip(X[target:target + 1], noise, g)
-
-    classical = ClassicalHopfield(64)
-    classical.write(X)
-    trace = classical.energy_trace(cue, sweeps=4, generator=g)[:, 0]
-    g.manual_seed(seed)
-    s_classical = classical.read(cue, generator=g)
-    dense = ModernHopfield(64, beta=beta)
-    dense.write(X)
-    s_modern, p = dense.read(cue, return_weights=True)
-
-    m_c = float((s_classical * X[target]).mean())
-    m_m = float((torch.sign(s_modern) * X[target]).mean())
+    r = digit_retrieval(noise, n_patterns, beta, target, seed)
+    X, labels, target, cue = r["X"], r["labels"], r["target"], r["cue"]
+    trace, s_classical, s_modern, p = r["trace"], r["s_classical"], r["s_modern"], r["p"]
+    m_c, m_m = r["overlap_classical"], r["overlap_modern"]
     fig, axes = new_figure(ncols=5, width=2.2, height=2.4)
     axes = axes[0]
     _img(axes[0], X[target], f"stored digit {labels[target]}")
