@@ -125,3 +125,63 @@ def test_bad_input():
         selective_scan_chunked(u, delta, A, B, C, chunk=0)
     with pytest.raises(ValueError, match="last dimension 8"):
         Mamba(8)(torch.randn(1, 3, 7))
+
+
+# --------------------------------------------------------------------------- B discretisation
+def test_zoh_B_by_hand_one_channel():
+    # the paper's eq. 4 for scalar A: B_bar = (exp(Delta A) - 1) / A * B
+    u = torch.tensor([[[2.0], [-1.0]]], dtype=torch.float64)
+    delta = torch.tensor([[[0.5], [0.25]]], dtype=torch.float64)
+    A = torch.tensor([[-2.0]], dtype=torch.float64)
+    B = torch.tensor([[[3.0], [4.0]]], dtype=torch.float64)
+    C = torch.tensor([[[0.5], [2.0]]], dtype=torch.float64)
+    h1 = (1 - math.exp(-1.0)) / 2 * 3 * 2                     # (exp(-1) - 1) / -2 * B_1 x_1
+    h2 = math.exp(-0.5) * h1 + (1 - math.exp(-0.5)) / 2 * 4 * -1
+    h1_e = 0.5 * 3 * 2                                        # Euler: Delta B x
+    h2_e = math.exp(-0.5) * h1_e + 0.25 * 4 * -1
+    for scan in (selective_scan_ref, selective_scan_chunked):
+        y, h = scan(u, delta, A, B, C, B_disc="zoh")
+        assert torch.allclose(y[0, :, 0], torch.tensor([0.5 * h1, 2 * h2], dtype=torch.float64))
+        assert abs(float(h) - h2) < 1e-12
+        y, h = scan(u, delta, A, B, C, B_disc="euler")
+        assert torch.allclose(y[0, :, 0], torch.tensor([0.5 * h1_e, 2 * h2_e], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("inner", ["loop", "cumsum"])
+def test_zoh_chunked_equals_ref_with_carried_state(inner):
+    u, delta, A, B, C, D, h0 = _inputs()
+    y1, h1 = selective_scan_ref(u, delta, A, B, C, D, h0, B_disc="zoh")
+    y2, h2 = selective_scan_chunked(u, delta, A, B, C, D, h0, chunk=6, inner=inner, B_disc="zoh")
+    torch.testing.assert_close(y2, y1)
+    torch.testing.assert_close(h2, h1)
+    ye, _ = selective_scan_ref(u, delta, A, B, C, D, h0)
+    assert (ye - y1).abs().max() > 1e-3                       # the two B_bar really differ
+
+
+def test_zoh_and_euler_agree_for_small_delta():
+    u, delta, A, B, C, _, _ = _inputs()
+    # exp(z) - 1 = z + O(z^2): the relative difference shrinks like Delta A
+    for scale, tol in ((1e-2, 5e-2), (1e-4, 5e-4)):
+        ye, _ = selective_scan_ref(u, delta * scale, A, B, C)
+        yz, _ = selective_scan_ref(u, delta * scale, A, B, C, B_disc="zoh")
+        assert float((ye - yz).abs().max() / ye.abs().max()) < tol
+
+
+def test_mamba_block_zoh_is_a_sequence_memory():
+    torch.manual_seed(0)
+    m = Mamba(8, d_state=4, B_disc="zoh").double()
+    x = torch.randn(2, 13, 8, dtype=torch.float64)
+    check_sequence_memory(m, x, [5, 8], rtol=1e-9)
+    e = Mamba(8, d_state=4).double()
+    e.load_state_dict(m.state_dict())
+    assert (e(x)[0] - m(x)[0]).abs().max() > 1e-6
+
+
+def test_bad_B_disc_is_rejected():
+    u, delta, A, B, C, _, _ = _inputs()
+    with pytest.raises(ValueError, match="B_disc='bilinear'"):
+        selective_scan_ref(u, delta, A, B, C, B_disc="bilinear")
+    with pytest.raises(ValueError, match="B_disc='bilinear'"):
+        selective_scan_chunked(u, delta, A, B, C, B_disc="bilinear")
+    with pytest.raises(ValueError, match="B_disc='bilinear'"):
+        Mamba(8, B_disc="bilinear")

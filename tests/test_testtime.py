@@ -343,3 +343,35 @@ def test_sliding_window_attention_sees_only_its_window():
     changed = (y1 - y2).abs().amax(-1)[0] > 0
     assert changed.tolist() == [False] * 4 + [True] * 3 + [False] * 3   # tokens 4, 5, 6 see it
     assert torch.equal(cache, x[:, -2:])
+
+
+# --------------------------------------------------------------------------- device argument
+def _small_runs(device):
+    from memlab.testtime import experiments as E
+
+    return {
+        "delta": E.delta_rule_equality(T=16, d=8, device=device)["rel_err"],
+        "chunk": E.chunk_form_equality(T=32, d=8, chunk_size=8, device=device)["rel_err"],
+        "forget": E.forgetting_experiment(T=128, period=32, n_keys=8, d=16, batch=4,
+                                          device=device),
+        "needle": E.needle_experiment(d=16, n_familiar=4, warmup=16, distractors=32, batch=4,
+                                      device=device),
+        "omega": E.omega_experiment(n_pairs=4, d=16, batch=4, device=device),
+        "age": E.recall_vs_age(T=32, d=16, batch=2, n_bins=4, device=device),
+        "gap": E.chunk_gap(chunk_sizes=(1, 4), T=32, d=16, batch=2, device=device),
+    }
+
+
+def test_experiments_take_a_device():
+    a, b = _small_runs("cpu"), _small_runs(torch.device("cpu"))
+    assert a["forget"] == b["forget"] and a["needle"] == b["needle"] and a["omega"] == b["omega"]
+    assert a["age"] == b["age"] and a["gap"] == b["gap"]
+    assert a["delta"] < 1e-10 and a["chunk"] < 1e-4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_experiments_run_on_cuda():
+    a, b = _small_runs("cpu"), _small_runs("cuda")
+    assert b["delta"] < 1e-10 and b["chunk"] < 1e-4
+    for r_cpu, r_gpu in zip(a["forget"].values(), b["forget"].values()):
+        assert abs(r_cpu - r_gpu) <= 0.1

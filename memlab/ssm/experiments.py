@@ -26,9 +26,9 @@ from memlab.ssm.s4d import S4D
 __all__ = [
     "delta_by_kind",
     "delta_profile",
-    "oracle_delta",
     "ema_bank",
     "hippo_vs_ema",
+    "oracle_delta",
     "s4d_conv_vs_recurrence",
     "selection_probe",
     "selective_copying_run",

@@ -15,6 +15,10 @@ Glossary (paper symbol -> variable)::
     A = -exp(A_log)          S4D-Real init A_n = -(n+1)
     y = SSM(x) * silu(z)     out_proj(y)
 
+``B_disc``: how B is discretised -- ``"euler"`` (default): ``B_bar = Delta B``, as in
+state-spaces/mamba's code and mamba-minimal; ``"zoh"``: ``B_bar = (exp(Delta A) - 1) / A * B``,
+the zero-order hold of the paper's equation (4). See :mod:`memlab.ssm.scan`.
+
 ``ssm="selective"`` is Mamba (S6). ``ssm="s4d"`` keeps the same block but replaces the
 selective SSM by an LTI :class:`memlab.ssm.s4d.S4D` with the same state size (N real numbers per
 channel as N/2 complex modes): the Mamba paper's ablation "H3/Mamba block with an S4 layer".
@@ -38,7 +42,12 @@ from torch.nn import functional as F
 
 from memlab.memory import SequenceMemory, check_shape
 from memlab.ssm.s4d import S4D
-from memlab.ssm.scan import selective_scan_chunked, selective_scan_ref
+from memlab.ssm.scan import (
+    B_DISCRETIZATIONS,
+    b_bar_factor,
+    selective_scan_chunked,
+    selective_scan_ref,
+)
 
 __all__ = ["Mamba"]
 
@@ -48,10 +57,13 @@ class Mamba(SequenceMemory):
 
     def __init__(self, d_model: int, d_state: int = 16, expand: int = 2, d_conv: int = 4,
                  dt_rank: int | str = "auto", dt_min: float = 1e-3, dt_max: float = 1e-1,
-                 ssm: str = "selective", scan: str = "chunked", chunk: int | None = None):
+                 ssm: str = "selective", scan: str = "chunked", chunk: int | None = None,
+                 B_disc: str = "euler"):
         super().__init__()
         if ssm not in ("selective", "s4d"):
             raise ValueError(f"ssm={ssm!r} is not allowed: use 'selective' (Mamba) or 's4d' (LTI)")
+        if B_disc not in B_DISCRETIZATIONS:
+            raise ValueError(f"B_disc={B_disc!r} is not allowed: use one of {B_DISCRETIZATIONS}")
         if scan not in ("chunked", "ref"):
             raise ValueError(f"scan={scan!r} is not allowed: use 'chunked' or 'ref'")
         if d_model < 1 or d_state < 1 or expand < 1 or d_conv < 1:
@@ -61,7 +73,7 @@ class Mamba(SequenceMemory):
             raise ValueError(f"ssm='s4d' needs an even d_state (N/2 complex modes), got {d_state}")
         self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
         self.d_inner = d_inner = expand * d_model
-        self.ssm, self.scan, self.chunk = ssm, scan, chunk
+        self.ssm, self.scan, self.chunk, self.B_disc = ssm, scan, chunk, B_disc
         self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
         self.in_proj = nn.Linear(d_model, 2 * d_inner, bias=False)
         self.conv_weight = nn.Parameter(torch.empty(d_inner, d_conv).uniform_(
@@ -123,7 +135,8 @@ class Mamba(SequenceMemory):
         return self.d_inner * self.d_state + self.d_inner * (self.d_conv - 1)
 
     def step(self, x_t, state):
-        """One token, as the paper writes it: ``h = exp(Delta A) h + Delta B x;  y = C h + D x``."""
+        """One token, as the paper writes it: ``h = exp(Delta A) h + B_bar x;  y = C h + D x``
+        with ``B_bar = Delta B`` (``B_disc="euler"``) or ``(exp(Delta A) - 1) / A B`` ("zoh")."""
         check_shape(x_t, "x_t", ndim=2, last=self.d_model)
         conv_state, h = state
         xi, z = self.in_proj(x_t).chunk(2, dim=-1)
@@ -134,7 +147,8 @@ class Mamba(SequenceMemory):
         else:
             delta, B, C = self._ssm_inputs(xc)
             A = -torch.exp(self.A_log)
-            h = torch.exp(delta[..., None] * A) * h + (delta * xc)[..., None] * B[:, None, :]
+            B_bar = b_bar_factor(delta, A, self.B_disc) * B[:, None, :]     # [b, d_inner, N]
+            h = torch.exp(delta[..., None] * A) * h + B_bar * xc[..., None]
             y = (h * C[:, None, :]).sum(-1) + self.D * xc
         return self.out_proj(y * F.silu(z)), (conv_state, h)
 
@@ -151,7 +165,8 @@ class Mamba(SequenceMemory):
             delta, B, C = self._ssm_inputs(xc)
             A = -torch.exp(self.A_log)
             if self.scan == "ref":
-                y, h = selective_scan_ref(xc, delta, A, B, C, self.D, h)
+                y, h = selective_scan_ref(xc, delta, A, B, C, self.D, h, B_disc=self.B_disc)
             else:
-                y, h = selective_scan_chunked(xc, delta, A, B, C, self.D, h, chunk=self.chunk)
+                y, h = selective_scan_chunked(xc, delta, A, B, C, self.D, h, chunk=self.chunk,
+                                              B_disc=self.B_disc)
         return self.out_proj(y * F.silu(z)), (conv_state, h)

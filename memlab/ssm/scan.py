@@ -13,10 +13,16 @@ Glossary (paper symbol -> variable), shapes ``[batch, time, ...]``::
     D         skip                         D      [D]
     h_t       the state                    h      [b, D, N]
 
-Equations (ZOH for A, the simplified Euler step for B, as in the paper's code)::
+Equations (ZOH for A; for B the simplified Euler step of the paper's code by default)::
 
-    A_bar_t = exp(Delta_t A)            B_bar_t = Delta_t B_t
+    A_bar_t = exp(Delta_t A)
+    B_bar_t = Delta_t B_t                              B_disc="euler" (state-spaces/mamba code)
+    B_bar_t = (Delta_t A)^-1 (exp(Delta_t A) - I) Delta_t B_t
+            = (exp(Delta_t A) - 1) / A * B_t           B_disc="zoh"   (the paper's eq. 4, ZOH)
     h_t = A_bar_t * h_{t-1} + B_bar_t x_t         y_t = C_t . h_t + D x_t
+
+The two B_bar agree to first order in Delta A (exp(z) - 1 = z + O(z^2)); the paper's
+Section 3.5 / its code use the Euler form for B, the paper's equations the ZOH form.
 
 A token with a small Delta_t barely touches the state (it is skipped); a large Delta_t resets
 the state towards the new input (it is kept, and the past is forgotten). Since A_bar_t changes
@@ -43,7 +49,10 @@ import math
 
 import torch
 
-__all__ = ["check_scan_inputs", "selective_scan_chunked", "selective_scan_ref"]
+__all__ = ["B_DISCRETIZATIONS", "b_bar_factor", "check_scan_inputs", "selective_scan_chunked",
+           "selective_scan_ref"]
+
+B_DISCRETIZATIONS = ("euler", "zoh")
 
 # the cumsum trick multiplies by exp(-log P); keep that far from overflow (fp32 max ~ e^88)
 _SAFE_LOG = {torch.float16: 8.0, torch.bfloat16: 60.0, torch.float32: 60.0, torch.float64: 600.0}
@@ -73,15 +82,34 @@ def check_scan_inputs(u, delta, A, B, C, D=None, h0=None) -> None:
                          f"got {tuple(h0.shape)}")
 
 
-def selective_scan_ref(u, delta, A, B, C, D=None, h0=None):
-    """Naive form: the recurrence, one token at a time. Returns ``(y [b, L, D], h_L [b, D, N])``."""
+def _check_B_disc(B_disc: str) -> None:
+    if B_disc not in B_DISCRETIZATIONS:
+        raise ValueError(f"B_disc={B_disc!r} is not allowed: use 'euler' (B_bar = Delta B, the "
+                         f"paper's code) or 'zoh' (B_bar = (exp(Delta A) - 1) / A B, its eq. 4)")
+
+
+def b_bar_factor(delta, A, B_disc: str = "euler"):
+    """``f`` with ``B_bar = f * B``: ``Delta [..., D, 1]`` (euler) or ``(exp(Delta A) - 1) / A
+    [..., D, N]`` (zoh, exact for diagonal A; ``expm1`` keeps it accurate for small Delta)."""
+    _check_B_disc(B_disc)
+    if B_disc == "euler":
+        return delta[..., None]
+    return torch.expm1(delta[..., None] * A) / A
+
+
+def selective_scan_ref(u, delta, A, B, C, D=None, h0=None, B_disc: str = "euler"):
+    """Naive form: the recurrence, one token at a time. Returns ``(y [b, L, D], h_L [b, D, N])``.
+
+    ``B_disc``: ``"euler"`` (``B_bar = Delta B``, the paper's code, default) or ``"zoh"``."""
     check_scan_inputs(u, delta, A, B, C, D, h0)
+    _check_B_disc(B_disc)
     b, L, Dn = u.shape
     h = h0 if h0 is not None else u.new_zeros(b, Dn, A.shape[1])
     ys = []
     for t in range(L):
         A_bar = torch.exp(delta[:, t, :, None] * A)                     # [b, D, N]
-        B_bar_x = delta[:, t, :, None] * B[:, t, None, :] * u[:, t, :, None]
+        B_bar = b_bar_factor(delta[:, t], A, B_disc) * B[:, t, None, :]  # [b, D, N]
+        B_bar_x = B_bar * u[:, t, :, None]
         h = A_bar * h + B_bar_x
         ys.append(torch.einsum("bdn,bn->bd", h, C[:, t]))
     y = torch.stack(ys, dim=1)
@@ -108,17 +136,18 @@ def _cumsum_chunks(logP, Bx, Cc, start, b, L, Dn, u, D):
 
 
 def selective_scan_chunked(u, delta, A, B, C, D=None, h0=None, chunk: int | None = None,
-                           inner: str = "auto"):
+                           inner: str = "auto", B_disc: str = "euler"):
     """Fast form (blocked scan of scans), equal to :func:`selective_scan_ref`.
 
     ``chunk``: the chunk length L_c (default ~ 2 sqrt(L)). ``inner``: how the steps inside the
     chunks run -- ``"loop"`` (L_c vectorised steps, always safe), ``"cumsum"`` (one vectorised
     pass, the cumsum trick: only when exp(+total decay of a chunk) fits the dtype) or ``"auto"``
     (cumsum for small, safe inputs -- e.g. training batches -- loop otherwise).
-    Same returns as the reference.
+    ``B_disc``: as in :func:`selective_scan_ref`. Same returns as the reference.
     """
     if inner not in ("auto", "loop", "cumsum"):
         raise ValueError(f"inner={inner!r} is not allowed: use 'auto', 'loop' or 'cumsum'")
+    _check_B_disc(B_disc)
     check_scan_inputs(u, delta, A, B, C, D, h0)
     b, L, Dn = u.shape
     N = A.shape[1]
@@ -137,17 +166,25 @@ def selective_scan_chunked(u, delta, A, B, C, D=None, h0=None, chunk: int | None
     start = h0 if h0 is not None else u.new_zeros(b, Dn, N)
     if inner == "cumsum" or (inner == "auto" and b * nc * Lc * Dn * N <= _AUTO_CUMSUM_MAX
                              and float(-log_decay.detach().min()) < _SAFE_LOG[u.dtype]):
-        Bx = blocks(delta * u)[..., None] * blocks(B)[:, :, :, None, :]  # B_bar x [b,nc,Lc,D,N]
+        if B_disc == "euler":
+            Bx = blocks(delta * u)[..., None] * blocks(B)[:, :, :, None, :]  # B_bar x [b,nc,Lc,D,N]
+        else:
+            Bx = (b_bar_factor(dlt, A, "zoh") * blocks(u)[..., None]
+                  * blocks(B)[:, :, :, None, :])
         logP = torch.cumsum(dlt, 2)[..., None] * A  # log(A_bar_1 ... A_bar_i) inside each chunk
         return _cumsum_chunks(logP, Bx, Cc, start, b, L, Dn, u, D)
     # one list entry per time-in-chunk (unbind, not indexing in the loop: indexing's backward
     # would write a full-size zero tensor per step); A_bar and B_bar x are made step by step,
     # so that the working set ([b, nc, D, N]) stays in cache
     dlt_s, du_s = dlt.unbind(2), blocks(delta * u).unbind(2)           # Lc x [b, nc, D]
+    u_s = blocks(u).unbind(2)
     B_s, C_s = blocks(B).unbind(2), Cc[..., None].unbind(2)            # Lc x [b, nc, N(, 1)]
 
     def step(i, h):          # the recurrence, in every chunk at once
-        return torch.exp(dlt_s[i][..., None] * A) * h + du_s[i][..., None] * B_s[i][:, :, None]
+        dA = dlt_s[i][..., None] * A
+        if B_disc == "euler":
+            return torch.exp(dA) * h + du_s[i][..., None] * B_s[i][:, :, None]
+        return torch.exp(dA) * h + (torch.expm1(dA) / A) * u_s[i][..., None] * B_s[i][:, :, None]
 
     # (1) every chunk from a zero state: only the chunk-end states are kept
     h = u.new_zeros(b, nc, Dn, N)

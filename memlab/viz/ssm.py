@@ -77,9 +77,9 @@ def render_selection(model, inputs: torch.Tensor, index: int = 0, layer: int = 0
     noise = seq == 0
     ax1.step(t, orc, where="mid", color="C2", lw=1.2, label="oracle Delta_t (set by hand)")
     ax1.scatter(data, orc[data], color="C3", zorder=3, label="data token")
-    ax1.set(xlabel="position", ylabel="Delta", ylim=(-0.05, 1.2 * max(delta_data, 1e-3)),
+    ax1.set(xlabel="position", ylabel="Delta", ylim=(-0.05, 1.8 * max(delta_data, 1e-3)),
             title=f"oracle: {delta_data:g} on data, 0 on noise")
-    ax1.legend(fontsize=7, loc="upper left")
+    ax1.legend(fontsize=7, loc="upper left", ncols=2)
     ax2.plot(t, d, color="C0", marker=".", lw=1, label="trained Delta_t (mean over channels)")
     ax2.scatter(data, d[data], color="C3", zorder=3, label="data token")
     for p in data.tolist():
@@ -88,5 +88,5 @@ def render_selection(model, inputs: torch.Tensor, index: int = 0, layer: int = 0
     ratio = float(d[data].mean() / d[noise].mean()) if len(data) and noise.any() else float("nan")
     ax2.set(xlabel="position", ylabel="Delta",
             title=f"trained, layer {layer}: data/noise Delta = {ratio:.2f}")
-    ax2.legend(fontsize=7, loc="upper left")
+    ax2.legend(fontsize=7, loc="best")
     return fig
