@@ -53,11 +53,13 @@ def test_forget_purges_rows_events_links_vectors_and_caches():
     b = s.add("alice", "alice lives in Rome")
     s.link(a, b)
     s.add("bob", "bob likes jazz")
-    s.search("alice", "tea")            # fills the vector cache
+    s.search("alice", "tea")            # fills the vector cache (and embeds the query)
+    assert "tea" in emb.cache
     s.forget("alice")
     assert s.items("alice", state=None) == [] and s.events("alice") == []
     assert s.conn.execute("SELECT COUNT(*) FROM links").fetchone()[0] == 0
     assert "alice" not in s._cache and s.search("alice", "tea") == []
     assert "alice likes tea" not in emb.cache and "bob likes jazz" in emb.cache
+    assert "tea" not in emb.cache                # the query embedded for alice is evicted too
     assert [it.text for it in s.items("bob")] == ["bob likes jazz"]
     assert consistency(s)["events_match"]

@@ -13,11 +13,42 @@ from __future__ import annotations
 from memlab.agents.llm import LLM, LLMOutputError, RuleLLM, iso_date
 from memlab.agents.store import Hit, MemoryStore
 
-__all__ = ["AgentMemory", "context_of", "round_text"]
+__all__ = ["AgentMemory", "check_decisions", "context_of", "round_text"]
 
 
 def round_text(user: str, assistant: str) -> str:
     return f"user: {user}\nassistant: {assistant}"
+
+
+def check_decisions(decisions: list[dict], to_real: dict) -> tuple[list[tuple], list[str]]:
+    """Resolve an update decision list (Mem0 / MemOS) *before* anything is written.
+
+    ``to_real`` maps the small ids shown to the LLM to store ids. Returns ``(plan, errors)``,
+    ``plan`` = ``[(event, real_id | None, text, decision)]`` holding only applicable steps:
+
+    * UPDATE naming an id that was never shown -> ADD of its text (nothing lost), an error;
+    * DELETE naming an id that was never shown -> dropped (never a deletion, and never a
+      re-add of the contradicted text), an error;
+    * ADD / UPDATE without text -> dropped, an error (it would blank a memory out).
+    """
+    plan, errors = [], []
+    for d in decisions:
+        ev, text = d.get("event"), d.get("text") or ""
+        real = to_real.get(str(d["id"])) if d.get("id") is not None else None
+        if ev in ("UPDATE", "DELETE") and real is None:
+            errors.append(f"{ev} names id {d.get('id')!r} that was not shown; "
+                          f"{'added instead' if ev == 'UPDATE' else 'ignored'}")
+            if ev == "DELETE":
+                continue
+            ev = "ADD"
+        if ev in ("ADD", "UPDATE") and not text.strip():
+            errors.append(f"{ev} of id {d.get('id')!r} has no text; ignored")
+            continue
+        if ev not in ("ADD", "UPDATE", "DELETE", "NONE"):
+            errors.append(f"unknown event {ev!r}; ignored")
+            continue
+        plan.append((ev, real, text, d))
+    return plan, errors
 
 
 def context_of(hit: Hit) -> dict:

@@ -9,6 +9,7 @@ from memlab.agents.memorybank import DAY, MemoryBank, retention
 from memlab.agents.store import MemoryStore
 
 __all__ = [
+    "ability_contrasts",
     "compounded_survival",
     "ku_comparison",
     "measured_retention",
@@ -120,10 +121,14 @@ def recall_vs_k(records, names=("plain-retrieval", "mem0", "a-mem"), ks=(1, 2, 3
 
 
 def saturation(sessions=(8, 16, 32), names=("plain-retrieval", "mem0", "memorybank"),
-               n_personas: int = 6, seed: int = 0, k: int = 5) -> dict:
-    """Accuracy and store size as the haystack grows (same facts, more filler sessions)."""
+               n_personas: int = 6, seed: int = 0, k: int = 5,
+               factories: dict | None = None) -> dict:
+    """Accuracy and store size as the haystack grows (same facts, more filler sessions).
+    ``factories`` overrides :data:`~memlab.agents.harness.SYSTEMS` entries (controls)."""
     from memlab.agents.harness import SYSTEMS, evaluate
     from memlab.tasks.longmemeval import generate
+
+    SYSTEMS = {**SYSTEMS, **(factories or {})}
 
     out = {n: {"sessions": list(sessions), "overall": [], "memories_per_round": []}
            for n in names}
@@ -132,4 +137,41 @@ def saturation(sessions=(8, 16, 32), names=("plain-retrieval", "mem0", "memoryba
         for n in names:
             out[n]["overall"].append(res[n]["overall"])
             out[n]["memories_per_round"].append(res[n]["memories_per_round"])
+    return out
+
+
+def ability_contrasts(records, k: int = 5) -> dict:
+    """Two findings per ability that a single accuracy number hides, with their controls.
+
+    * ``ku_gap[name]`` = recall_any@k - accuracy on knowledge-update questions: a system can
+      retrieve the evidence and still answer with the old value (plain retrieval), or not
+      (Mem0, which rewrites the fact; the control).
+    * ``temporal[name]`` = temporal-reasoning accuracy of plain retrieval, Generative Agents
+      (recency + importance + relevance) and Generative Agents with relevance only (the
+      control: the same code with the recency and importance weights set to 0).
+    """
+    from functools import partial
+
+    from memlab.agents.generative import GenerativeAgents
+    from memlab.agents.harness import SYSTEMS, run_system
+
+    systems = {"plain-retrieval": SYSTEMS["plain-retrieval"], "mem0": SYSTEMS["mem0"],
+               "generative-agents": SYSTEMS["generative-agents"],
+               "generative-agents (relevance only)": partial(
+                   GenerativeAgents, weights={"recency": 0.0, "importance": 0.0,
+                                              "relevance": 1.0})}
+    out = {"ku_recall": {}, "ku_accuracy": {}, "ku_gap": {}, "temporal": {}}
+    for name, f in systems.items():
+        rows = run_system(f, records, k)["rows"]
+        ku = [r for r in rows if r["ability"] == "knowledge_update"]
+        tmp = [r for r in rows if r["ability"] == "temporal"]
+        rec = sum(r["recall_any"] for r in ku) / len(ku)
+        acc = sum(r["correct"] for r in ku) / len(ku)
+        out["ku_recall"][name], out["ku_accuracy"][name] = rec, acc
+        out["ku_gap"][name] = rec - acc
+        out["temporal"][name] = sum(r["correct"] for r in tmp) / len(tmp)
+    out["ga_temporal_deficit"] = out["temporal"]["plain-retrieval"] - \
+        out["temporal"]["generative-agents"]
+    out["ga_relevance_only_deficit"] = out["temporal"]["plain-retrieval"] - \
+        out["temporal"]["generative-agents (relevance only)"]
     return out

@@ -71,9 +71,9 @@ class GenerativeAgents(AgentMemory):
 
     def components(self, query: str):
         """ids and the raw recency, importance, relevance of every node."""
-        items = self.store.items(self.user)
         ids, mat = self.store.vectors(self.user)
         pos = {int(i): j for j, i in enumerate(ids)}
+        items = [it for it in self.store.items(self.user) if it.id in pos]   # rows with vectors
         rel = mat[[pos[it.id] for it in items]] @ self.store.embed_for(self.user, [query])[0]
         last = np.array([it.meta["last_accessed"] for it in items])
         if self.variant == "paper":

@@ -126,6 +126,10 @@ class LLM:
                   f"'event' missing or not one of {EVENTS}", raw)
             _need(isinstance(it.get("text", ""), str) and "id" in it, "decide_update",
                   "each item needs 'id' and a string 'text'", raw)
+            # an ADD or UPDATE without text would store (or overwrite with) nothing: a silent
+            # deletion. It is malformed, not a decision.
+            _need(it["event"] not in ("ADD", "UPDATE") or str(it.get("text") or "").strip(),
+                  "decide_update", f"{it['event']} of id {it.get('id')!r} has no 'text'", raw)
         return items
 
     def score_importance(self, text: str) -> int:

@@ -17,10 +17,13 @@ Classic pipeline, per round (two LLM calls)::
 added unless an identical text (md5) is already stored; contradictions coexist.
 
 Robustness (what Mem0 users hit with local models, issues #2043, #3391, #4536): a decision
-that is not valid JSON, lacks ``event``, or names an id that was never shown is *never*
-applied as a deletion. ``on_error="add"`` (default) falls back to ADD for the facts (nothing
-lost, maybe a duplicate) and records the error in ``self.errors``; ``on_error="raise"``
-raises :class:`~memlab.agents.llm.LLMOutputError`.
+that is not valid JSON, lacks ``event``, has an ADD / UPDATE without text, or names an id
+that was never shown is *never* applied as a deletion. ``on_error="add"`` (default): a reply
+that does not parse falls back to ADD for the facts (nothing lost, maybe a duplicate); a bad
+item inside a valid reply is dropped or turned into an ADD (:func:`check_decisions`) while
+the valid items are applied; each problem is recorded in ``self.errors``.
+``on_error="raise"`` raises :class:`~memlab.agents.llm.LLMOutputError` before anything is
+written.
 
 Not included: graph memory, the entity store and BM25 fusion of v3 search, procedural memory,
 agent_id/run_id scopes (one ``user`` scope here).
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 
-from memlab.agents.base import AgentMemory
+from memlab.agents.base import AgentMemory, check_decisions
 from memlab.agents.llm import LLMOutputError, iso_date
 
 __all__ = ["Mem0"]
@@ -88,18 +91,14 @@ class Mem0(AgentMemory):
         return self._apply(decisions, to_real, meta)
 
     def _apply(self, decisions, to_real, meta) -> list[dict]:
+        plan, errors = check_decisions(decisions, to_real)
+        if errors and self.on_error == "raise":
+            raise LLMOutputError("decide_update: " + "; ".join(errors))
+        self.errors += errors
         out = []
         with self.store.transaction():
-            for d in decisions:
-                ev, text = d["event"], d.get("text", "")
-                real = to_real.get(str(d.get("id"))) if d.get("id") is not None else None
-                if ev in ("UPDATE", "DELETE") and real is None:
-                    self.errors.append(f"{ev} names id {d.get('id')!r} that was not shown; "
-                                       f"{'added instead' if ev == 'UPDATE' else 'ignored'}")
-                    if ev == "DELETE":
-                        continue
-                    ev = "ADD"
-                if ev == "ADD" and text:
+            for ev, real, text, d in plan:
+                if ev == "ADD":
                     h = hashlib.md5(text.encode()).hexdigest()
                     mid = self.store.add(self.user, text, {**meta, "hash": h},
                                          reason=d.get("_reason", "ADD: new information"))

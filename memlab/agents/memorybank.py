@@ -21,7 +21,15 @@ reproduces it; the test ``retention is monotone in strength`` fails with it on.
 
 Units: one round (user + assistant) per memory, as in the code. Each session ends with an
 event summary (``kind="summary"``) that, as in the code, is never forgotten. Retrieval:
-top ``k = 6`` by cosine (the code's LangChain FAISS top_k). Forgetting is random: seeded.
+top ``k = 6`` by cosine (the code's LangChain FAISS top_k). Forgetting is random: seeded
+per session (``random.Random(f"{seed}:{session_id}")``), so a resumed run draws as an
+uninterrupted one would.
+
+Durability: the input of the session summary is the store, not a Python list: every round
+row carries its ``session``, and one bookkeeping row (``kind="session"``, no vector) says which
+session is open. A process that crashes mid-session and is restarted on the same file
+(``MemoryBank(store=reopened, user=...)``) resumes that session, and its summary covers every
+round acknowledged before the crash.
 
 Not included: daily/global personality analyses, chunking into 200-character pieces with
 merging of neighbours, the Chinese-language pipeline.
@@ -56,8 +64,29 @@ class MemoryBank(AgentMemory):
                  summaries: bool = True, seed: int = 0, **kw):
         super().__init__(*args, **kw)
         self.k, self.forgetting, self.precedence_bug = k, forgetting, precedence_bug
-        self.summaries, self.rng = summaries, random.Random(seed)
-        self._session: list[str] = []
+        self.summaries, self.seed, self.rng = summaries, seed, random.Random(seed)
+        self._load()
+
+    def _load(self) -> None:
+        """Resume from the store: the open session (if any) and its rounds."""
+        row = next(iter(self.store.items(self.user, kind="session")), None)
+        self._session_row = row.id if row else None
+        self.session_id = row.meta["session"] if row and row.meta.get("open") else ""
+        self.rng = random.Random(f"{self.seed}:{self.session_id}" if row else self.seed)
+        self._session = [(it.text, it.meta["sources"])
+                         for it in self.store.items(self.user, kind="turn")
+                         if row and row.meta.get("open")
+                         and it.meta.get("session") == self.session_id]
+
+    def _mark_session(self, open_: bool) -> None:
+        meta = {"session": self.session_id, "open": open_}
+        if self._session_row is None:
+            self._session_row = self.store.add(self.user, "MemoryBank session state", meta,
+                                               reason="session opened", kind="session",
+                                               embed=False)
+        else:
+            self.store.update(self._session_row, meta=meta,
+                              reason="session opened" if open_ else "session closed")
 
     def retention_of(self, item) -> float:
         t = max(0.0, (self.clock.now - item.meta["last_recall"]) / DAY)
@@ -66,8 +95,11 @@ class MemoryBank(AgentMemory):
     def start_session(self, session_id=""):
         super().start_session(session_id)
         self._session = []
-        if self.forgetting:
-            self.forget_pass()
+        self.rng = random.Random(f"{self.seed}:{session_id}")
+        with self.store.transaction():
+            self._mark_session(True)
+            if self.forgetting:
+                self.forget_pass()
 
     def forget_pass(self) -> int:
         """The load-time pass: delete each turn with probability 1 - R. Returns #deleted."""
@@ -83,23 +115,35 @@ class MemoryBank(AgentMemory):
 
     def _observe(self, user_text, assistant_text, sources):
         text = round_text(user_text, assistant_text)
-        self._session.append((text, sources))
         self.store.add(self.user, text, {"sources": sources, "date": iso_date(self.clock.now),
-                                         "strength": 1, "last_recall": self.clock.now},
+                                         "strength": 1, "last_recall": self.clock.now,
+                                         "session": getattr(self, "session_id", "")},
                        reason="new turn, S=1", kind="turn")
+        self._session.append((text, sources))
 
     def end_session(self):
-        if self.summaries and self._session:
-            summary = self.llm.summarise([t for t, _ in self._session], max_words=100,
-                                         date=iso_date(self.clock.now))
-            if summary.strip():
-                self.store.summarise(self.user, summary, [], reason="daily event summary",
-                                     meta={"date": iso_date(self.clock.now),
-                                           "sources": [s for _, ss in self._session for s in ss]})
+        with self.store.transaction():
+            if self.summaries and self._session:
+                summary = self.llm.summarise([t for t, _ in self._session], max_words=100,
+                                             date=iso_date(self.clock.now))
+                if summary.strip():
+                    self.store.summarise(self.user, summary,
+                                         [s for _, ss in self._session for s in ss],
+                                         reason="daily event summary",
+                                         meta={"date": iso_date(self.clock.now),
+                                               "session": self.session_id})
+            if self._session_row is not None:
+                self._mark_session(False)
+        self._session = []
 
     def forget(self) -> dict:
-        self._session = []
-        return super().forget()
+        out = super().forget()
+        self._load()
+        return out
+
+    def state_size(self) -> int:
+        """Memories held: rounds and summaries (not the session bookkeeping row)."""
+        return sum(1 for it in self.store.items(self.user) if it.kind != "session")
 
     def retrieve(self, query, k=None):
         hits = self.store.search(self.user, query, k or self.k)

@@ -19,13 +19,20 @@ UPDATE archives the old unit and activates a new version that points to it (upda
 Read: cosine search over *activated* units only (MemOS PR #880 recalls activated only).
 So the current answer is what Mem0 gives, and the trail of versions is kept for audit.
 
+Bad decisions (the same policy as Mem0, :func:`~memlab.agents.base.check_decisions`): a
+DELETE or UPDATE naming a unit that was never shown, or an ADD / UPDATE without text, is
+recorded in ``self.errors`` and never applied as a deletion (an unknown-id UPDATE becomes a
+new unit; an unknown-id DELETE is dropped); the valid decisions of the same reply are still
+written. ``on_error="raise"`` raises :class:`~memlab.agents.llm.LLMOutputError` instead,
+before anything is written.
+
 Not included: activation (KV-cache) and parametric (LoRA) memory, the scheduler that moves
 units between tiers, tree-structured textual memory, merge-on-add.
 """
 
 from __future__ import annotations
 
-from memlab.agents.base import AgentMemory
+from memlab.agents.base import AgentMemory, check_decisions
 from memlab.agents.llm import LLMOutputError, iso_date
 
 __all__ = ["STATES", "MemOS"]
@@ -36,9 +43,11 @@ STATES = {"active": "activated", "archived": "archived", "deleted": "deleted"}
 class MemOS(AgentMemory):
     name = "memos"
 
-    def __init__(self, *args, top_k: int = 5, **kw):
+    def __init__(self, *args, top_k: int = 5, on_error: str = "add", **kw):
         super().__init__(*args, **kw)
-        self.top_k, self.errors = top_k, []
+        if on_error not in ("add", "raise"):
+            raise ValueError(f"on_error must be 'add' or 'raise', got {on_error!r}")
+        self.top_k, self.on_error, self.errors = top_k, on_error, []
 
     def _observe(self, user_text, assistant_text, sources):
         today = iso_date(self.clock.now)
@@ -54,17 +63,21 @@ class MemOS(AgentMemory):
             decisions = self.llm.decide_update(facts, [{"id": s, "text": cands[m].text}
                                                        for s, m in small.items()])
         except LLMOutputError as e:
+            if self.on_error == "raise":
+                raise
             self.errors.append(str(e))
             decisions = [{"id": None, "text": f, "event": "ADD"} for f in facts]
+        plan, errors = check_decisions(decisions, small)
+        if errors and self.on_error == "raise":
+            raise LLMOutputError("decide_update: " + "; ".join(errors))
+        self.errors += errors
         prov = {"sources": sources, "extractor": self.llm.name,
                 "session": getattr(self, "session_id", "")}
         now = self.clock.now
         with self.store.transaction():
-            for d in decisions:
-                real = small.get(str(d.get("id")))
-                ev = d["event"] if real is not None or d["event"] in ("ADD", "NONE") else "ADD"
+            for ev, real, text, d in plan:
                 if ev == "ADD":
-                    self.store.add(self.user, d["text"], {
+                    self.store.add(self.user, text, {
                         "provenance": prov, "version": 1, "previous": None, "date": today,
                         "sources": sources, "memory_type": "UserMemory", "confidence": 100,
                         "history": [{"version": 1, "update_type": "extract", "at": now}]},
@@ -74,7 +87,7 @@ class MemOS(AgentMemory):
                     v = old.meta["version"] + 1
                     self.store.update(real, state="archived",
                                       reason=f"archived: superseded by version {v} (conflict)")
-                    self.store.add(self.user, d["text"], {
+                    self.store.add(self.user, text, {
                         "provenance": prov, "version": v, "previous": real, "date": today,
                         "sources": sources, "memory_type": "UserMemory", "confidence": 100,
                         "history": old.meta["history"] + [{"version": v,

@@ -7,10 +7,15 @@
   ``BEGIN IMMEDIATE``); nothing is lost and no "database is locked" escapes.
 * :func:`forget_scan` -- after ``forget(user)`` the user's text is in no byte of the file
   (main database and WAL), while another user's text still is.
+* :func:`crash_system` -- the same SIGKILL, but in the middle of a whole MemGPT run (core
+  blocks, messages in context, summaries): the reopened store must restore exactly the state
+  of an uninterrupted run after the same rounds, every acknowledged round included, and the
+  resumed run must end where the uninterrupted one ends.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +26,8 @@ from pathlib import Path
 
 from memlab.agents.store import MemoryStore
 
-__all__ = ["concurrent_writers", "consistency", "crash_writer", "forget_scan"]
+__all__ = ["concurrent_writers", "consistency", "crash_system", "crash_writer", "forget_scan",
+           "memgpt_snapshot"]
 
 _WRITER = r"""
 import sys, types
@@ -106,3 +112,90 @@ def forget_scan(path: str | Path | None = None, n: int = 50) -> dict:
     blob = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     return {"alice_hits": blob.count(b"alice"), "bob_hits": blob.count(b"bob-note"),
             "files": sorted(p.name for p in path.parent.glob(path.name + "*"))}
+
+
+_SYSTEM_RUN = r"""
+import json, sys, types
+root = sys.argv[3]
+if "memlab" not in sys.modules:   # import the agents without memlab/__init__ (and torch)
+    pkg = types.ModuleType("memlab"); pkg.__path__ = [root + "/memlab"]; sys.modules["memlab"] = pkg
+from memlab.agents.memgpt import MemGPT
+from memlab.agents.store import MemoryStore
+plan = json.load(open(sys.argv[2]))
+m = MemGPT(store=MemoryStore(sys.argv[1]), user="u", context_window=plan["context_window"])
+for i, (t, u, a, src) in enumerate(plan["rounds"]):
+    m.clock.set(t)
+    m.observe(u, a, src)
+    print(i, flush=True)          # acknowledged: observe() returned
+"""
+
+
+def memgpt_snapshot(m) -> dict:
+    """Everything a MemGPT run has to resume from (all but the ``trace`` diagnostics)."""
+    rows = sorted((it.kind, it.text) for it in m.store.items(m.user)
+                  if it.kind in ("recall", "archival", "summary"))
+    return {"blocks": dict(m.blocks), "block_dates": {k: (d, list(s)) for k, (d, s) in
+                                                      m.block_dates.items() if k in
+                                                      m.blocks["human"].splitlines()},
+            "messages": [(x["role"], x["content"]) for x in m.messages], "summary": m.summary,
+            "warned": m.warned, "n_seen": m.n_seen, "rounds": m.rounds, "rows": rows}
+
+
+def _persona_rounds(records) -> list:
+    from memlab.agents.harness import parse_date
+
+    r0 = records[0]
+    return [(parse_date(date), sess[t]["content"], sess[t + 1]["content"], [f"{sid}_{t}"])
+            for sid, date, sess in zip(r0["haystack_session_ids"], r0["haystack_dates"],
+                                       r0["haystack_sessions"])
+            for t in range(0, len(sess) - 1, 2)]
+
+
+def crash_system(path: str | Path | None = None, kill_after: int = 20, context_window: int = 150,
+                 records=None, timeout: float = 60.0) -> dict:
+    """SIGKILL a process mid-way through a MemGPT run, reopen, compare and resume.
+
+    Returns ``acked`` (rounds the child acknowledged), ``restored_rounds`` (whole steps found in
+    the store), ``lost`` (acknowledged rounds missing), ``restored_equal`` (the reopened
+    system's state == an uninterrupted in-memory run after ``restored_rounds`` rounds),
+    ``resumed_equal`` (after finishing the run on the reopened store, the states agree again),
+    and the store's integrity / event consistency."""
+    from memlab.agents.memgpt import MemGPT
+    from memlab.tasks.longmemeval import generate
+
+    path = Path(path or tempfile.mkdtemp())
+    path = path / "system.db" if path.is_dir() else path
+    rounds = _persona_rounds(records or generate(n_personas=1, seed=0))
+    plan = path.with_suffix(".plan.json")
+    plan.write_text(json.dumps({"rounds": rounds, "context_window": context_window}))
+    MemoryStore(str(path)).close()
+    root = str(Path(__file__).resolve().parents[2])
+    p = subprocess.Popen([sys.executable, "-c", _SYSTEM_RUN, str(path), str(plan), root],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    acked, t0 = [], time.monotonic()
+    while len(acked) < kill_after and time.monotonic() - t0 < timeout:
+        line = p.stdout.readline()
+        if not line:
+            break
+        acked.append(int(line))
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    s = MemoryStore(str(path))
+    m = MemGPT(store=s, user="u", context_window=context_window)
+    n = m.rounds
+    ref = MemGPT(user="u", context_window=context_window)
+    for t, u, a, src in rounds[:n]:
+        ref.clock.set(t)
+        ref.observe(u, a, src)
+    out = {"acked": len(acked), "restored_rounds": n, "total_rounds": len(rounds),
+           "lost": sum(1 for i in acked if i >= n), "returncode": p.returncode,
+           "summaries_before_kill": len(s.items("u", kind="summary")),
+           "restored_equal": memgpt_snapshot(m) == memgpt_snapshot(ref), **consistency(s)}
+    for sysm in (m, ref):
+        for t, u, a, src in rounds[n:]:
+            sysm.clock.set(t)
+            sysm.observe(u, a, src)
+    out["resumed_equal"] = memgpt_snapshot(m) == memgpt_snapshot(ref)
+    s.close()
+    return out

@@ -29,7 +29,9 @@ cache of :class:`~memlab.agents.embed.MiniLMEmbedder`), every text embedded on a
 table ``embedded``, so that :meth:`forget` can evict every one of them.
 
 Threads: one connection is shared (``check_same_thread=False``); a re-entrant lock makes a
-transaction one thread's at a time (nested calls on the same thread join the outer one).
+transaction one thread's at a time (nested calls on the same thread join the outer one) and
+guards the vector cache. Reads on the shared connection can see another thread's open
+transaction; for isolated readers open one store per thread (or process) on the same file.
 """
 
 from __future__ import annotations
@@ -351,6 +353,10 @@ class MemoryStore:
 
     def vectors(self, user: str, kind: str | None = None, fresh: bool = False):
         """``(ids [n], matrix [n, d])`` of the user's active memories (cached per process)."""
+        with self._lock:
+            return self._vectors(user, kind, fresh)
+
+    def _vectors(self, user, kind, fresh):
         if fresh or user not in self._cache:
             self._pending.pop(user, None)
             rows = self.conn.execute("SELECT id, kind, vec FROM memories WHERE user_id=? AND "

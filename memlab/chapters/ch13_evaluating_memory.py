@@ -2,7 +2,7 @@
 
 from memlab.chapters import Chapter, Mechanism
 from memlab.params import ChapterParams, Field
-from memlab.report import at_least, at_most, between
+from memlab.report import at_least, at_most
 
 
 class Params(ChapterParams):
@@ -38,15 +38,19 @@ CHAPTER = Chapter(
                   "omitted / fabricated / stale facts", "HaluMem 2025"),
     ),
     claims={
-        # the full-context oracle answers every question: data, reader and scorer agree
-        "oracle_accuracy": between(1.0, 1.0),
-        # recall_any@k of plain retrieval never decreases with k (fraction of steps)
-        "recall_monotone_in_k": between(1.0, 1.0),
+        # Sanity checks that hold by construction (oracle == 1, recall@k monotone in k, Mem0's
+        # calls per write in [1, 2]) are asserted in the notebook and tests, not claimed here.
+        # Retrieval recall is not answer accuracy: on knowledge-update questions plain
+        # retrieval finds the evidence (recall_any@k) yet answers with the old value
+        # (recall - accuracy); control: Mem0, which rewrites the fact, shows no gap
+        "plain_ku_recall_minus_accuracy": at_least(0.3),
+        # Abilities, not one number: Generative Agents' recency + importance terms lose the
+        # temporal questions plain retrieval answers (plain - GA temporal accuracy); control:
+        # the same code with relevance only shows no deficit
+        "ga_temporal_deficit": at_least(0.5),
         # MemoryBank loses accuracy as the same facts sit under 4x more sessions ...
         "memorybank_drop_long_history": at_least(0.1),
         # ... while Mem0's fact store does not
         "mem0_drop_long_history": at_most(0.05),
-        # Mem0 pays for that with LLM calls on every write (extract, and decide when facts)
-        "mem0_llm_calls_per_write": between(1.0, 2.0),
     },
 )
