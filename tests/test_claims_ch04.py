@@ -66,6 +66,9 @@ def test_parameters_reject_unknown_mixers_and_impossible_mqar_sizes():
         P.build({"mqar_mixers": ["lstm"]})
     with pytest.raises(ParameterError, match="mqar_seq_len"):
         P.build({"mqar_max_pairs": 32})
-    with pytest.raises(ParameterError, match="mqar_vocab >= 34"):
-        P.build({"mqar_vocab": 32})
-    P.build({"mqar_vocab": 34})
+    with pytest.raises(ParameterError, match="mqar_vocab >= 50"):
+        P.build({"mqar_vocab": 48})
+    P.build({"mqar_vocab": 50})
+    # the default sweep goes past linear attention's key dimension (d_k = d_model, one head)
+    d = P()
+    assert d.mqar_max_pairs > d.mqar_widths[0]

@@ -344,3 +344,98 @@ def test_kernels_and_layers_on_cuda_match_cpu():
     torch.manual_seed(0)
     mem = LAYERS["mom_delta"]().double().to(dev)
     check_sequence_memory(mem, torch.randn(2, 50, 16, dtype=D, device=dev), [10, 40], rtol=1e-10)
+
+
+# ---------------------------------------------------------------- MoM: an independent reference
+def mom_naive(mem, x):
+    """MoM written as the paper's equations, with explicit loops over tokens, memories, batch and
+    heads (no linear-attention / delta-rule kernel, no memories-as-heads trick)::
+
+        S_t^m = rule(S_{t-1}^m, k_t^m, v_t^m)   if m is routed at t (or is the shared memory)
+        S_t^m = S_{t-1}^m                       otherwise
+        o_t   = sum_m g_t^m (S_t^m)^T q_t  +  (S_t^shared)^T q_t
+    """
+    xc, _, _ = mem._prepare(x, None)
+    B, T, _ = x.shape
+    H, dk, dv, M, Mt = mem.n_heads, mem.d_key, mem.d_value, mem.n_memories, mem.n_mem_total
+    q, k, v = super(MixtureOfMemories, mem)._qkv(xc)       # q [B,T,H,dk]; k, v [B,T,Mt*H,.]
+    k, v = k.view(B, T, Mt, H, dk), v.view(B, T, Mt, H, dv)
+    g = route(mem.router(xc), mem.top_k)                     # [B, T, M]
+    beta = torch.sigmoid(mem.b_proj(xc)).view(B, T, Mt, H) if mem.rule == "delta" else None
+    S = [[[x.new_zeros(dk, dv) for _ in range(H)] for _ in range(Mt)] for _ in range(B)]
+    o = x.new_zeros(B, T, H, dv)
+    for t in range(T):
+        for b in range(B):
+            for m in range(Mt):
+                shared = m == M
+                if not shared and g[b, t, m] == 0:
+                    continue                                 # not routed: memory m untouched
+                for h in range(H):
+                    kk, vv, Sm = k[b, t, m, h], v[b, t, m, h], S[b][m][h]
+                    if mem.rule == "delta":
+                        S[b][m][h] = Sm + beta[b, t, m, h] * torch.outer(kk, vv - Sm.T @ kk)
+                    else:
+                        S[b][m][h] = Sm + torch.outer(kk, vv)
+            for h in range(H):
+                for m in range(Mt):
+                    weight = 1.0 if m == M else g[b, t, m]
+                    o[b, t, h] = o[b, t, h] + weight * (S[b][m][h].T @ q[b, t, h])
+    S_all = torch.stack([torch.stack([torch.stack(S[b][m]) for m in range(Mt)]) for b in range(B)])
+    return mem._out(o), S_all.flatten(1, 2)                  # S: [B, Mt*H, dk, dv]
+
+
+@pytest.mark.parametrize("rule,shared,top_k", [("delta", True, 2), ("linear", True, 1),
+                                               ("delta", False, 1), ("linear", False, 3)])
+def test_mom_equals_the_naive_loop_over_memories(rule, shared, top_k):
+    torch.manual_seed(0)
+    mem = MixtureOfMemories(8, 2, n_memories=3, top_k=top_k, rule=rule, shared=shared,
+                            conv_size=2, chunk_size=4).double()
+    x = torch.randn(2, 11, 8, dtype=D)
+    with torch.no_grad():
+        y_ref, S_ref = mom_naive(mem, x)
+        y, state = mem(x)                                    # chunked kernels
+        y_rec, state_rec = mem.forward_recurrent(x)          # step kernels
+    assert torch.allclose(y, y_ref, atol=1e-10) and torch.allclose(state.S, S_ref, atol=1e-10)
+    assert torch.allclose(y_rec, y_ref, atol=1e-10)
+    assert torch.allclose(state_rec.S, S_ref, atol=1e-10)
+
+
+def test_mom_naive_reference_catches_a_wrong_read():
+    """The reference is not the layer restated: route every token to all memories (a broken
+    router) and the layer no longer matches it."""
+    torch.manual_seed(0)
+    mem = MixtureOfMemories(8, 1, n_memories=3, top_k=1, rule="linear", conv_size=0).double()
+    x = torch.randn(1, 6, 8, dtype=D)
+    with torch.no_grad():
+        y_ref, _ = mom_naive(mem, x)
+        mem.top_k = 3                                        # writes everywhere now
+        y_bad, _ = mem(x)
+    assert not torch.allclose(y_bad, y_ref, atol=1e-6)
+
+
+def test_mom_two_tokens_by_hand():
+    """d = 2, one head, 2 routed memories (top-1) + the shared one, linear rule, no norms.
+    Keys = x for every memory; values = (m+1) x; router logits = x.
+
+    t=1, x = e1 -> memory 0:  S^0 = e1 e1^T,  S^sh = 3 e1 e1^T;  o_1 = 1*e1 + 3 e1 = (4, 0)
+    t=2, x = e2 -> memory 1:  S^1 = 2 e2 e2^T, S^sh += 3 e2 e2^T; S^0 unchanged; o_2 = (0, 5)
+    """
+    mem = MixtureOfMemories(2, 1, n_memories=2, top_k=1, rule="linear", shared=True,
+                            feature_map="identity", qk_norm=False, conv_size=0,
+                            out_norm=False).double()
+    eye = torch.eye(2, dtype=D)
+    with torch.no_grad():
+        mem.q_proj.weight.copy_(eye)
+        mem.o_proj.weight.copy_(eye)
+        mem.router.weight.copy_(eye)
+        mem.k_proj.weight.copy_(torch.cat([eye, eye, eye]))
+        mem.v_proj.weight.copy_(torch.cat([1 * eye, 2 * eye, 3 * eye]))
+        x = eye[None]                                        # [1, 2 tokens, 2]
+        y, state = mem(x)
+        y_ref, S_ref = mom_naive(mem, x)
+    assert torch.allclose(y[0], torch.tensor([[4.0, 0.0], [0.0, 5.0]], dtype=D))
+    S = state.S[0]
+    assert torch.allclose(S[0], torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=D))
+    assert torch.allclose(S[1], torch.tensor([[0.0, 0.0], [0.0, 2.0]], dtype=D))
+    assert torch.allclose(S[2], 3 * eye)
+    assert torch.allclose(y, y_ref) and torch.allclose(state.S, S_ref)

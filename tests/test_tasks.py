@@ -51,6 +51,30 @@ def test_mqar_zero_filler_option():
     assert (rest == 0).all()
 
 
+def test_mqar_read_twice_layout():
+    """JRT's [ctx; ctx; question]: the same pairs twice, then the questions after the copy."""
+    n, T, P, V = 30, 48, 6, 64
+    once = mqar(n, T, P, V, seed=4, random_non_queries=False)
+    twice = mqar(n, T, P, V, seed=4, random_non_queries=False, num_passes=2)
+    ctx = 2 * P
+    assert torch.equal(twice.inputs[:, :ctx], twice.inputs[:, ctx:2 * ctx])
+    assert torch.equal(twice.inputs[:, :ctx], once.inputs[:, :ctx])     # same pairs, same seed
+    assert (twice.targets[:, :2 * ctx] == IGNORE).all()
+    assert (twice.answer_mask.sum(1) == P).all()
+    # every question asks a key of the context and its target is that key's value
+    keys, values = twice.inputs[:, 0:ctx:2], twice.inputs[:, 1:ctx:2]
+    qp = twice.meta["query_pair"]
+    m = qp >= 0
+    assert (qp[:, :2 * ctx] == -1).all()
+    assert torch.equal(twice.inputs[m], keys.gather(1, qp.clamp_min(0))[m])
+    assert torch.equal(twice.targets[m], values.gather(1, qp.clamp_min(0))[m])
+    assert twice.meta["num_passes"] == 2 and once.meta["num_passes"] == 1
+    with pytest.raises(ValueError, match="num_passes=2"):
+        mqar(2, 4 * P + 2, P, V, num_passes=2)
+    with pytest.raises(ValueError, match="num_passes"):
+        mqar(2, T, P, V, num_passes=0)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"n_examples": 2, "seq_len": 16, "n_pairs": 5, "vocab_size": 64}, "seq_len >= 4\\*n_pairs"),
     ({"n_examples": 2, "seq_len": 64, "n_pairs": 8, "vocab_size": 16}, "vocab_size"),

@@ -19,9 +19,11 @@ class Params(ChapterParams):
     mqar_mixers: list[str] = Field(["attention", "linear"], min_length=1,
                                    description="mixers trained on MQAR: attention, linear, delta, "
                                                "gated_delta, mom")
-    mqar_seq_len: int = Field(64, ge=16, le=8192, description="MQAR sequence length")
+    mqar_seq_len: int = Field(96, ge=16, le=8192, description="MQAR sequence length")
     mqar_vocab: int = Field(64, ge=16, le=65536, description="MQAR vocabulary size")
-    mqar_max_pairs: int = Field(16, ge=2, le=1024,
+    # 24 pairs = 1.5 x linear attention's d_k at width 16, so the sweep goes past its state
+    # (96 tokens: pairs, then one query slot each)
+    mqar_max_pairs: int = Field(24, ge=2, le=1024,
                                 description="MQAR pair counts are 2, 4, ... up to this")
     mqar_train_per_config: int = Field(1000, ge=50, le=1_000_000,
                                        description="MQAR training examples per pair count")

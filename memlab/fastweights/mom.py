@@ -27,7 +27,10 @@ Equations (write, then read)::
 
 Both forms reuse the kernels of ``linear_attention.py`` / ``delta_rule.py`` with the memories
 as extra heads: an unrouted token writes nothing (beta_t^m = 0 for the delta rule, k_t^m = 0 for
-linear attention), so the naive and chunked forms are the kernels' own.
+linear attention), so the step and chunked forms are the kernels' own. Because that is a trick,
+the independent reference is elsewhere: ``mom_naive`` in ``tests/test_fastweights.py`` loops over
+tokens and memories exactly as the equations above read (plus a 2-token case worked by hand),
+and both forms are tested equal to it.
 
 Not included: the load-balancing auxiliary loss of the paper (routing here is learned only
 through the gate weights), gated-delta memories, and the paper's 'shared memory' variants beyond

@@ -97,7 +97,8 @@ def _batch(inputs: np.ndarray, targets: np.ndarray, **meta: Any) -> TaskBatch:
 
 # ----------------------------------------------------------------------------- MQAR
 def mqar(n_examples: int, seq_len: int, n_pairs: int, vocab_size: int, *,
-         power_a: float = 0.01, random_non_queries: bool = True, seed: int = 0) -> TaskBatch:
+         power_a: float = 0.01, random_non_queries: bool = True, num_passes: int = 1,
+         seed: int = 0) -> TaskBatch:
     """Multi-query associative recall, Zoology layout.
 
     Spec: positions ``0 .. 2*n_pairs-1`` hold ``k_1 v_1 k_2 v_2 ...``: keys drawn without
@@ -109,15 +110,24 @@ def mqar(n_examples: int, seq_len: int, n_pairs: int, vocab_size: int, *,
     Other positions are 0, or uniformly random tokens when ``random_non_queries`` (Zoology's
     default). ``meta["query_pair"]``: for every position, which pair it asks (-1 if none).
 
-    Needs ``4 * n_pairs <= seq_len`` (pairs + one query slot per pair) and ``n_pairs < V//2``.
+    ``num_passes``: the context ``k_1 v_1 ... k_n v_n`` is written ``num_passes`` times in a row
+    before the questions (Arora et al., "Just read twice", 2024: JRT's ``[ctx; ctx; question]``
+    layout at ``num_passes=2``); the query slots follow the last copy.
+
+    Needs ``(2 * num_passes + 2) * n_pairs <= seq_len`` (pairs, their copies, one query slot per
+    pair) and ``n_pairs < V//2``.
     """
     n_examples = _check_int("n_examples", n_examples, 1)
     seq_len = _check_int("seq_len", seq_len, 4)
     n_pairs = _check_int("n_pairs", n_pairs, 1)
     vocab_size = _check_int("vocab_size", vocab_size, 4)
-    if 4 * n_pairs > seq_len:
+    num_passes = _check_int("num_passes", num_passes, 1)
+    need = (2 * num_passes + 2) * n_pairs
+    if need > seq_len:
         raise ValueError(f"n_pairs={n_pairs} key-value pairs need seq_len >= 4*n_pairs = "
-                         f"{4 * n_pairs} (the pairs plus a query slot each), got seq_len={seq_len}")
+                         f"{4 * n_pairs} (the pairs plus a query slot each)"
+                         + (f", {need} with num_passes={num_passes}" if num_passes > 1 else "")
+                         + f", got seq_len={seq_len}")
     half = vocab_size // 2
     if n_pairs > half - 1 or n_pairs > vocab_size - half:
         raise ValueError(f"n_pairs={n_pairs} distinct keys need vocab_size//2 - 1 >= n_pairs, got "
@@ -125,7 +135,7 @@ def mqar(n_examples: int, seq_len: int, n_pairs: int, vocab_size: int, *,
     if not power_a > 0:
         raise ValueError(f"power_a must be > 0, got {power_a}")
     rng = np.random.default_rng(seed)
-    ctx = 2 * n_pairs
+    ctx = 2 * n_pairs * num_passes
     keys = _distinct(rng, n_examples, 1, half, n_pairs)
     values = _distinct(rng, n_examples, half, vocab_size, n_pairs)
     space = (seq_len - ctx) // 2
@@ -134,7 +144,8 @@ def mqar(n_examples: int, seq_len: int, n_pairs: int, vocab_size: int, *,
     gumbel = -np.log(-np.log(rng.random((n_examples, space))))
     gaps = np.argsort(-(logp + gumbel), axis=1)[:, :n_pairs]  # 0-based slot index
     inputs = np.zeros((n_examples, seq_len), dtype=np.int64)
-    inputs[:, 0:ctx:2], inputs[:, 1:ctx:2] = keys, values
+    inputs[:, 0:ctx:2] = np.tile(keys, num_passes)
+    inputs[:, 1:ctx:2] = np.tile(values, num_passes)
     if random_non_queries:
         inputs[:, ctx:] = rng.integers(0, vocab_size, (n_examples, seq_len - ctx))
     targets = np.full((n_examples, seq_len), IGNORE, dtype=np.int64)
@@ -145,7 +156,7 @@ def mqar(n_examples: int, seq_len: int, n_pairs: int, vocab_size: int, *,
     query_pair = np.full((n_examples, seq_len), -1, dtype=np.int64)
     query_pair[rows, qpos] = np.arange(n_pairs)[None, :]
     return _batch(inputs, targets, task="mqar", n_pairs=n_pairs, vocab_size=vocab_size,
-                  power_a=power_a, seed=seed, query_pair=query_pair)
+                  power_a=power_a, seed=seed, num_passes=num_passes, query_pair=query_pair)
 
 
 # ----------------------------------------------------------------------------- selective copying

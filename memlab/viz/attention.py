@@ -18,16 +18,17 @@ def token_labels(prep, example: int = 0) -> list[str]:
 
 
 def render_kv_policy(prep, policy: str = "window", budget: int = 8, layer: int = 0,
-                     example: int = 0):
+                     example: int = 0, policies: dict | None = None):
     """Heat map of one example's attention in ``layer`` (context rows, then the question's rows)
     over the context's entries; evicted columns greyed out, kept ones marked; the title gives
-    the policy's accuracy over the whole test batch at this budget."""
+    the policy's accuracy over the whole test batch at this budget. ``policies``: name ->
+    :class:`~memlab.attention.policies.Policy` to use instead of the library defaults."""
     from memlab.attention.experiments import evaluate
 
     n_layers = len(prep.state.mixers)
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer must be in [0, {n_layers - 1}], got {layer}")
-    res = evaluate(prep, policy, budget)
+    res = evaluate(prep, (policies or {}).get(policy, policy), budget)
     attn = prep.attn[layer][example].mean(0)            # [n_ctx, n_ctx], mean over heads
     probe = prep.probe[layer][example].mean(0)          # [T_q, n_ctx]
     rows = np.concatenate([attn.cpu().numpy(), probe.cpu().numpy()], 0)
