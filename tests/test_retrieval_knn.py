@@ -5,9 +5,17 @@ import sys
 import pytest
 import torch
 
-from memlab.retrieval.knn import KNNMemory, exact_topk, recall_at_k, require_faiss
+from memlab.retrieval.knn import KNNMemory, exact_topk, have_faiss, recall_at_k, require_faiss
 
-BACKENDS = [{"index": "exact"}, {"index": "flat"}, {"index": "ivf", "nlist": 4, "train_min": 16}]
+try:
+    import faiss  # noqa: F401
+    HAVE_FAISS = True
+except ImportError:          # faiss is the optional extra 'ann'
+    HAVE_FAISS = False
+needs_faiss = pytest.mark.skipif(not HAVE_FAISS, reason="faiss is optional: pip install 'memlab[ann]'")
+BACKENDS = [{"index": "exact"},
+            pytest.param({"index": "flat"}, marks=needs_faiss, id="flat"),
+            pytest.param({"index": "ivf", "nlist": 4, "train_min": 16}, marks=needs_faiss, id="ivf")]
 
 
 def unit(n, d, seed=0):
@@ -15,7 +23,7 @@ def unit(n, d, seed=0):
     return x / x.norm(dim=-1, keepdim=True)
 
 
-@pytest.mark.parametrize("kw", BACKENDS, ids=lambda kw: kw["index"])
+@pytest.mark.parametrize("kw", BACKENDS, ids=lambda kw: kw.get("index", str(kw)))
 def test_every_write_is_searchable_immediately(kw):
     """The public bug (memorizing-transformers-pytorch #10): added memories never searchable."""
     d, n = 16, 60
@@ -32,7 +40,7 @@ def test_every_write_is_searchable_immediately(kw):
     assert found[:, 0].tolist() == list(range(n))
 
 
-@pytest.mark.parametrize("kw", BACKENDS, ids=lambda kw: kw["index"])
+@pytest.mark.parametrize("kw", BACKENDS, ids=lambda kw: kw.get("index", str(kw)))
 def test_fifo_eviction_order(kw):
     d = 8
     keys = unit(40, d, seed=1)
@@ -73,6 +81,7 @@ def test_exact_topk_hand_case_ip_and_l2():
     assert i.tolist() == [[0, 1]] and torch.allclose(s, torch.tensor([[0.0, -5.0]]))
 
 
+@needs_faiss
 @pytest.mark.parametrize("metric", ["ip", "l2"])
 def test_faiss_flat_and_full_probe_ivf_equal_exact(metric):
     d, n = 16, 500
@@ -88,6 +97,7 @@ def test_faiss_flat_and_full_probe_ivf_equal_exact(metric):
         assert torch.allclose(res[name][0], res["exact"][0], rtol=1e-4, atol=1e-4)
 
 
+@needs_faiss
 def test_ivf_with_few_probes_agrees_mostly_with_exact():
     from memlab.retrieval.experiments import clustered_keys
 
@@ -106,7 +116,7 @@ def test_recall_at_k_hand_case():
     assert recall_at_k(found, truth) == pytest.approx(6 / 8)
 
 
-@pytest.mark.parametrize("kw", BACKENDS, ids=lambda kw: kw["index"])
+@pytest.mark.parametrize("kw", BACKENDS, ids=lambda kw: kw.get("index", str(kw)))
 def test_save_load_round_trip(tmp_path, kw):
     d = 8
     keys = unit(50, d, seed=4)
@@ -152,6 +162,7 @@ def test_bad_input_raises_clear_errors():
 
 def test_missing_faiss_gives_an_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "faiss", None)        # makes `import faiss` fail
+    assert not have_faiss()
     with pytest.raises(ImportError, match="faiss-cpu"):
         require_faiss()
     with pytest.raises(ImportError, match="memlab\\[ann\\]"):

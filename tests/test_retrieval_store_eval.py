@@ -1,5 +1,7 @@
 """The chapter's evaluation through real stores (KNNMemory, VQMemory) equals the dense read."""
 
+import itertools
+
 import pytest
 import torch
 
@@ -76,7 +78,7 @@ def test_store_read_needs_increasing_positions(small):
 def test_regime_switching_stream():
     tokens, truth, regimes = X.regime_switching_stream(4, 6, 12, 60, seed=0)
     assert tokens.shape == (720,) and truth == list(range(0, 720, 60))
-    assert regimes[0] == 0 and all(a != b for a, b in zip(regimes, regimes[1:]))
+    assert regimes[0] == 0 and all(a != b for a, b in itertools.pairwise(regimes))
     for start, r in zip(truth, regimes):
         seg = tokens[start:start + 60]
         assert ((seg >= 6 * r) & (seg < 6 * r + 6)).all()

@@ -23,9 +23,12 @@ class Params(ChapterParams):
     # library defaults of MemorizingAttention); the chapter sets a window of 8 and top-8 so the
     # side reader trains in seconds on a CPU and a short window cannot hold the definitions.
     # ``full`` uses 65,536-token streams and memories, and measures the ANN setting:
-    # 10^6 keys, d = 64, target recall@10 >= 0.95 at >= 10x the speed of exact search.
+    # 10^6 keys, d = 64, target recall@10 >= 0.95 at >= 10x the speed of exact search. It also
+    # doubles d_embed: with 64-dim embeddings a 65,536-token memory holds so many near-miss keys
+    # that the top-8 read falls below the full-memory target (measured; see the chapter's note).
     FULL = {  # noqa: RUF012 - ChapterParams profile overrides
-        "train_steps": 300, "test_len": 65536, "max_memory": 65536, "n_test_streams": 8,
+        "d_embed": 128, "train_steps": 300, "test_len": 65536, "max_memory": 65536,
+        "n_test_streams": 8,
         "ann_keys": 1_000_000, "ann_nlist": 4096, "ann_nprobe": 16}
 
 
@@ -59,6 +62,7 @@ CHAPTER = Chapter(
         "full_memory_accuracy": at_least(0.8),
         "memory_size_gain": at_least(0.5),
         "vq16_accuracy_drop": at_most(0.1),
-        "ann_recall_at_10": at_least(0.9),
+        # id-based recall@10 of faiss IVF vs exact search (the target: >= 0.95)
+        "ann_recall_at_10": at_least(0.95),
     },
 )

@@ -143,7 +143,8 @@ class ProductKeyMemory(nn.Module):
 
     Parameters are the paper's names: ``n_keys`` = |K| (N = n_keys^2 slots), ``heads`` = H,
     ``k`` slots per head, ``d_key`` = d_q (even), ``query_norm`` = batch norm on q(x),
-    ``prune``: the ~k ln k candidate pairs (True) or the paper's k^2 (False); same result.
+    ``prune``: True (the default here, beyond the paper) sums only the ~k ln k candidate
+    pairs that can still win; False is the paper's (and its code's) k^2 pairs. Same result.
     Also a :class:`memlab.memory.Memory`: ``read``, ``write``, ``state_size``, ``reset``.
     """
 

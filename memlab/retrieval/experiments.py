@@ -25,6 +25,7 @@ Also here: :func:`regime_switching_stream`, the token stream of the EM-LLM demon
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -32,7 +33,6 @@ import numpy as np
 import torch
 
 from memlab.device import cpu_threads
-
 from memlab.retrieval.knn import KNNMemory, exact_topk, recall_at_k
 from memlab.retrieval.longmem import SideReader
 from memlab.retrieval.vq import ProductQuantizer, VQMemory
@@ -168,7 +168,7 @@ def logits_through_store(model: SideReader, tokens: torch.Tensor, positions: tor
     if tokens.dim() != 2 or tokens.shape[0] != 1:
         raise ValueError(f"tokens must be one stream [1, T], got shape {tuple(tokens.shape)}")
     pos = positions.tolist()
-    if any(b <= a for a, b in zip(pos, pos[1:])):
+    if any(b <= a for a, b in itertools.pairwise(pos)):
         raise ValueError("positions must be strictly increasing (the store is written in order)")
     a = model.attn
     W, k = a.window, top_k or a.top_k
@@ -300,8 +300,11 @@ def ann_vs_exact(keys: torch.Tensor, queries: torch.Tensor, k: int = 10, nlist: 
                  nprobe: int = 8, repeat: int = 3) -> dict:
     """Recall@k of a faiss IVF KNNMemory against exact torch search, and the time ratio.
 
-    Recall counts a returned neighbour as correct when its exact score is at least the k-th
-    best exact score (so that tied keys, e.g. repeated tokens, do not count as misses).
+    ``recall_at_k``: the fraction of the exact top-k ids that faiss returns (id-based, as in
+    the benchmark ``knn_exact_vs_faiss_ivf`` and the issue's target). ``recall_tie_tolerant``
+    counts a returned neighbour as correct when its exact score is at least the k-th best exact
+    score: where keys repeat (a reader's memory of repeated tokens) ties make the id-based
+    number understate the search; on continuous keys without ties the two are equal.
     """
     n, d = keys.shape
     ivf = KNNMemory(d, n, value_dim=1, index="ivf", nlist=nlist, nprobe=nprobe)
@@ -323,7 +326,7 @@ def ann_vs_exact(keys: torch.Tensor, queries: torch.Tensor, k: int = 10, nlist: 
                           torch.tensor(float("-inf")))
     kth = true_s[:, -1:]
     recall = float((found_s >= kth - 1e-5 * kth.abs().clamp_min(1)).float().mean())
-    return {"n_keys": n, "recall_at_k": recall, "recall_ids": recall_at_k(found, truth),
+    return {"n_keys": n, "recall_at_k": recall_at_k(found, truth), "recall_tie_tolerant": recall,
             "exact_ms": 1e3 * t_exact, "ann_ms": 1e3 * t_ann,
             "speedup": t_exact / max(t_ann, 1e-9), "build_s": build_s}
 

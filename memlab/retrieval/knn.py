@@ -47,7 +47,7 @@ import torch
 
 from memlab.memory import check_shape
 
-__all__ = ["KNNMemory", "exact_topk", "recall_at_k", "require_faiss"]
+__all__ = ["KNNMemory", "exact_topk", "have_faiss", "recall_at_k", "require_faiss"]
 
 INDEXES = ("exact", "flat", "ivf")
 METRICS = ("ip", "l2")
@@ -63,6 +63,15 @@ def require_faiss(what: str = "approximate search"):
             "(or pip install faiss-cpu; the PyPI faiss-gpu wheel is archived, do not use it). "
             "index='exact' needs nothing beyond torch.") from err
     return faiss
+
+
+def have_faiss() -> bool:
+    """Whether the optional faiss extra is importable (``index='flat'|'ivf'`` need it)."""
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def exact_topk(query: torch.Tensor, keys: torch.Tensor, k: int, metric: str = "ip"):
@@ -223,14 +232,16 @@ class KNNMemory:
             ids = torch.from_numpy(ids).to(self.device)
             if self.metric == "l2":
                 scores = -scores
-        else:
-            alive = (self.ids >= 0).nonzero().squeeze(-1)
+        else:                 # score every slot (no copy of the keys), empty slots -> -inf
+            alive = self.ids >= 0
             scores = torch.full((q.shape[0], k), float("-inf"), device=self.device,
                                 dtype=self.dtype)
             ids = torch.full((q.shape[0], k), -1, dtype=torch.long, device=self.device)
-            if alive.numel():
-                s, j = exact_topk(q, self.keys[alive], k, self.metric)
-                scores[:, :s.shape[1]], ids[:, :s.shape[1]] = s, self.ids[alive][j]
+            if bool(alive.any()):
+                all_s = q @ self.keys.T if self.metric == "ip" else -torch.cdist(q, self.keys).pow(2)
+                s, j = all_s.masked_fill(~alive, float("-inf")).topk(min(k, self.capacity), -1)
+                scores[:, :s.shape[1]] = s
+                ids[:, :s.shape[1]] = torch.where(alive[j], self.ids[j], torch.full_like(j, -1))
         scores = scores.masked_fill(ids < 0, float("-inf"))
         return scores, ids
 
