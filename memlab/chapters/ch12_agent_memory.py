@@ -5,12 +5,17 @@ from memlab.params import ChapterParams, Field
 from memlab.report import at_least, at_most, between
 
 
-class Params(ChapterParams):
+class AgentDataParams(ChapterParams):
+    """The LongMemEval-lite data and retrieval depth, shared by chapters 12 and 13."""
+
     use_shipped: bool = Field(True, description="True: the shipped LongMemEval-lite copy; "
                               "False: generate n_personas x n_sessions from seed")
     n_personas: int = Field(6, ge=1, le=200, description="personas (users) when generating")
     n_sessions: int = Field(8, ge=6, le=100, description="sessions per persona when generating")
     top_k: int = Field(5, ge=1, le=50, description="memories retrieved per question")
+
+
+class Params(AgentDataParams):
     n_per_cell: int = Field(400, ge=50, le=20000,
                             description="memories per (age, strength) cell in the retention run")
     context_window: int = Field(300, ge=100, le=100000,

@@ -1,16 +1,12 @@
 """Chapter 13: evaluating agent memory with one harness (LongMemEval-lite)."""
 
 from memlab.chapters import Chapter, Mechanism
-from memlab.params import ChapterParams, Field
+from memlab.chapters.ch12_agent_memory import AgentDataParams
+from memlab.params import Field
 from memlab.report import at_least, at_most
 
 
-class Params(ChapterParams):
-    use_shipped: bool = Field(True, description="True: the shipped LongMemEval-lite copy; "
-                              "False: generate n_personas x n_sessions from seed")
-    n_personas: int = Field(6, ge=1, le=200, description="personas (users) when generating")
-    n_sessions: int = Field(8, ge=6, le=100, description="sessions per persona when generating")
-    top_k: int = Field(5, ge=1, le=50, description="memories retrieved per question")
+class Params(AgentDataParams):
     max_k: int = Field(8, ge=2, le=50, description="largest k in the recall@k sweep")
     long_sessions: int = Field(32, ge=12, le=400,
                                description="sessions per persona in the long-history run")

@@ -22,22 +22,5 @@ Impossible configurations (more pairs than fit, a vocabulary too small for the l
 ``memlab/tasks/`` and import them by full path.
 """
 
-from memlab.tasks.synthetic import (
-    IGNORE,
-    TaskBatch,
-    mqar,
-    nback,
-    needle,
-    selective_copying,
-    serial_recall,
-)
-
-__all__ = [
-    "IGNORE",
-    "TaskBatch",
-    "mqar",
-    "nback",
-    "needle",
-    "selective_copying",
-    "serial_recall",
-]
+from memlab.tasks.synthetic import *  # the generators of synthetic.__all__
+from memlab.tasks.synthetic import __all__  # noqa: F401
