@@ -20,6 +20,11 @@ Equations (write, then read; the convention of every kernel in this package)::
     o_t = S_t^T q_t  = sum_{i<=t} (k_i . q_t) v_i      (= q_t S_t with row vectors)
     normalised variant: o_t = S_t^T q_t / (z_t . q_t),  z_t = z_{t-1} + k_t
 
+Which paper is the default: ``LinearAttention()`` (``feature_map="identity"``,
+``normalize=False``) is the fast-weight form of Schlag et al., the one the delta rule improves on;
+Katharopoulos et al.'s layer is ``LinearAttention(feature_map="elu1", normalize=True)``
+(phi(x) = elu(x) + 1 with the normaliser). Both are tested.
+
 Nothing is ever erased: writing a second value under the same key returns the SUM of the two
 values, and n > d_k random keys interfere (crosstalk grows like sqrt(n / d_k)).
 
