@@ -91,19 +91,11 @@ def ku_comparison(records, k: int = 5) -> dict:
 
 def memgpt_occupancy(records, persona: int = 0, context_window: int = 300) -> list[dict]:
     """The MemGPT context-occupancy trace over one persona's sessions."""
-    from memlab.agents.harness import parse_date
+    from memlab.agents.harness import personas, replay
     from memlab.agents.memgpt import MemGPT
 
-    groups = {}
-    for r in records:
-        groups.setdefault(tuple(r["haystack_session_ids"]), r)
-    r0 = list(groups.values())[persona]
     m = MemGPT(context_window=context_window, user="u")
-    for sid, date, sess in zip(r0["haystack_session_ids"], r0["haystack_dates"],
-                               r0["haystack_sessions"]):
-        m.clock.set(parse_date(date))
-        for t in range(0, len(sess) - 1, 2):
-            m.observe(sess[t]["content"], sess[t + 1]["content"], [f"{sid}_{t}"])
+    replay(m, personas(records)[persona][0], sessions=False)
     return m.trace
 
 

@@ -94,7 +94,7 @@ def memory_integrity(texts: list[str], gold: dict) -> dict:
 def noise_sweep(records: list[dict], names=("mem0", "mem0-add-only", "memos"),
                 ps=(0.0, 0.2, 0.4), seed: int = 0, k: int = 5) -> dict:
     """QA accuracy and memory integrity of fact stores as extraction noise grows."""
-    from memlab.agents.harness import SYSTEMS, run_system, summarise_rows
+    from memlab.agents.harness import SYSTEMS, personas, replay, run_system, summarise_rows
     from memlab.agents.store import MemoryStore
 
     out = {}
@@ -103,18 +103,10 @@ def noise_sweep(records: list[dict], names=("mem0", "mem0-add-only", "memos"),
             res = summarise_rows(run_system(SYSTEMS[name], records, k,
                                             llm_factory=lambda p=p: NoisyLLM(p=p, seed=seed)))
             integ = []
-            groups = {}
-            for r in records:
-                groups.setdefault(tuple(r["haystack_session_ids"]), r)
-            for i, r in enumerate(groups.values()):
-                from memlab.agents.harness import parse_date
+            for i, r in enumerate(recs[0] for recs in personas(records)):
                 sys_ = SYSTEMS[name](store=MemoryStore(), llm=NoisyLLM(p=p, seed=seed + i),
                                      user="u")
-                for sid, date, sess in zip(r["haystack_session_ids"], r["haystack_dates"],
-                                           r["haystack_sessions"]):
-                    sys_.clock.set(parse_date(date))
-                    for t in range(0, len(sess) - 1, 2):
-                        sys_.observe(sess[t]["content"], sess[t + 1]["content"], [])
+                replay(sys_, r, sessions=False, sources=False)
                 integ.append(memory_integrity([it.text for it in sys_.store.items("u")],
                                               gold_facts(r)))
             out[(name, p)] = {"overall": res["overall"], "knowledge_update": res["knowledge_update"],

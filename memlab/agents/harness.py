@@ -39,6 +39,8 @@ __all__ = [
     "load_lite",
     "parse_date",
     "per_ability_table",
+    "personas",
+    "replay",
     "run_system",
 ]
 
@@ -78,29 +80,39 @@ def _norm(s: str) -> str:
     return re.sub(r"[^a-z0-9 ]", "", s.lower()).strip()
 
 
-def _groups(records):
+def personas(records: list[dict]) -> list[list[dict]]:
+    """The records grouped by persona (the same haystack), in order of first appearance."""
     g = defaultdict(list)
     for r in records:
         g[tuple(r["haystack_session_ids"])].append(r)
     return list(g.values())
 
 
+def replay(system, record: dict, sessions: bool = True, sources: bool = True) -> None:
+    """Feed ``record``'s haystack to ``system`` one (user, assistant) round at a time, with the
+    simulated clock at each session's date. ``sessions``: call ``start_session`` /
+    ``end_session`` around each session; ``sources``: give each round its two turn ids."""
+    for sid, date, sess in zip(record["haystack_session_ids"], record["haystack_dates"],
+                               record["haystack_sessions"]):
+        system.clock.set(parse_date(date))
+        if sessions:
+            system.start_session(sid)
+        for t in range(0, len(sess) - 1, 2):
+            system.observe(sess[t]["content"], sess[t + 1]["content"],
+                           [f"{sid}_{t}", f"{sid}_{t + 1}"] if sources else [])
+        if sessions:
+            system.end_session()
+
+
 def run_system(factory, records: list[dict], k: int = 5, llm_factory=RuleLLM,
                store_path: str = ":memory:") -> dict:
     """Run one system over every persona; returns ``{"rows": [...], "cost": {...}}``."""
     rows, rounds, held, calls, t0 = [], 0, 0, 0, time.perf_counter()
-    for recs in _groups(records):
+    for recs in personas(records):
         r0 = recs[0]
         store = MemoryStore(store_path)
         sys_ = factory(store=store, llm=llm_factory(), user=r0["haystack_session_ids"][0])
-        for sid, date, sess in zip(r0["haystack_session_ids"], r0["haystack_dates"],
-                                   r0["haystack_sessions"]):
-            store.clock.set(parse_date(date))
-            sys_.start_session(sid)
-            for t in range(0, len(sess) - 1, 2):
-                sys_.observe(sess[t]["content"], sess[t + 1]["content"],
-                             [f"{sid}_{t}", f"{sid}_{t + 1}"])
-            sys_.end_session()
+        replay(sys_, r0)
         rounds += sys_.rounds
         held += sys_.state_size()
         calls += sys_.write_calls()

@@ -61,20 +61,13 @@ def render_score_breakdown(hits, title: str = ""):
 def make_score_breakdown(records, persona: int = 0, k: int = 5):
     """A render(query, variant) over a Generative Agents memory of one persona."""
     from memlab.agents.generative import GenerativeAgents
-    from memlab.agents.harness import parse_date
+    from memlab.agents.harness import parse_date, personas, replay
 
-    groups = {}
-    for r in records:
-        groups.setdefault(tuple(r["haystack_session_ids"]), r)
-    r0 = list(groups.values())[persona]
+    r0 = personas(records)[persona][0]
     systems = {}
     for variant in ("paper", "code"):
         ga = GenerativeAgents(variant=variant, user="u")
-        for sid, date, sess in zip(r0["haystack_session_ids"], r0["haystack_dates"],
-                                   r0["haystack_sessions"]):
-            ga.clock.set(parse_date(date))
-            for t in range(0, len(sess) - 1, 2):
-                ga.observe(sess[t]["content"], sess[t + 1]["content"], [f"{sid}_{t}"])
+        replay(ga, r0, sessions=False)
         ga.clock.set(parse_date(r0["question_date"]))
         systems[variant] = ga
 
@@ -144,21 +137,14 @@ def render_ability_table(results: dict, metric_cols=("information_extraction", "
 
 def make_question_view(records, k: int = 5):
     """A render(system, question_id): what one system retrieved for one question, explained."""
-    from memlab.agents.harness import SYSTEMS, parse_date
+    from memlab.agents.harness import SYSTEMS, parse_date, replay
     from memlab.agents.llm import RuleLLM
     from memlab.agents.store import MemoryStore
 
     def render(system: str = "mem0", question_id: str = records[0]["question_id"]):
         rec = next(x for x in records if x["question_id"] == question_id)
         s = SYSTEMS[system](store=MemoryStore(), llm=RuleLLM(), user="u")
-        for sid, date, sess in zip(rec["haystack_session_ids"], rec["haystack_dates"],
-                                   rec["haystack_sessions"]):
-            s.clock.set(parse_date(date))
-            s.start_session(sid)
-            for t in range(0, len(sess) - 1, 2):
-                s.observe(sess[t]["content"], sess[t + 1]["content"],
-                          [f"{sid}_{t}", f"{sid}_{t + 1}"])
-            s.end_session()
+        replay(s, rec)
         s.clock.set(parse_date(rec["question_date"]))
         ans, ctx = s.ask(rec["question"], k)
         fig, ax = new_figure(width=7.5, height=0.3 * min(len(ctx), 10) + 1)
