@@ -123,13 +123,19 @@ def _legs_steps(N: int, T: int, method: str, dtype, device):
     return discretize(A, B, torch.log(k / (k - 1)), "zoh")   # exact in log-time
 
 
-def legs_online(u: torch.Tensor, N: int, method: str = "bilinear") -> torch.Tensor:
-    """Naive form: the LegS recurrence, one step at a time. ``u [batch, T] -> c [batch, T, N]``."""
+def _prepare(u: torch.Tensor, N: int, method: str) -> tuple[torch.Tensor, bool]:
+    """Check the arguments; ``u`` as ``[batch, T]`` floats, and whether it came in as ``[T]``."""
     _check_N(N)
     _check_method(method)
     u = _check_u(u)
     squeeze = u.dim() == 1
     u = (u if u.dim() == 2 else u[None]).to(u.dtype if u.is_floating_point() else torch.float64)
+    return u, squeeze
+
+
+def legs_online(u: torch.Tensor, N: int, method: str = "bilinear") -> torch.Tensor:
+    """Naive form: the LegS recurrence, one step at a time. ``u [batch, T] -> c [batch, T, N]``."""
+    u, squeeze = _prepare(u, N, method)
     dtype = u.dtype
     T = u.shape[1]
     c = torch.zeros(u.shape[0], N, dtype=dtype, device=u.device)
@@ -151,11 +157,7 @@ def legs_online_fast(u: torch.Tensor, N: int, method: str = "bilinear") -> torch
     responses are built by a backward product (no batch loop), then applied to all signals at
     once. Use it to read out many signals at one time; tested equal to :func:`legs_online`.
     """
-    _check_N(N)
-    _check_method(method)
-    u = _check_u(u)
-    squeeze = u.dim() == 1
-    u = (u if u.dim() == 2 else u[None]).to(u.dtype if u.is_floating_point() else torch.float64)
+    u, squeeze = _prepare(u, N, method)
     dtype = u.dtype
     T = u.shape[1]
     W = torch.zeros(T, N, dtype=dtype, device=u.device)     # W[k] : weight vector of u_{k+1}
