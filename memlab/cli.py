@@ -139,6 +139,43 @@ def binder_url(remote_url: str, notebook: str = "00_start.ipynb", ref: str = "HE
             f"?urlpath=lab/tree/notebooks/{notebook}")
 
 
+def _cmd_mutants(args) -> int:
+    import json
+
+    from memlab.chapters import all_chapters
+    from memlab.testing import mutants as M
+
+    known = sorted({m.chapter for m in M.mutants()})
+    chapters = [f"{int(c):02d}" for c in args.chapters] if args.chapters else known
+    if args.list:
+        for m in M.mutants():
+            if m.chapter in chapters:
+                ex = f"  [excused: {m.excused}]" if m.excused else ""
+                print(f"{m.chapter}  {m.mechanism:32s} {m.name}{ex}\n      {m.doc.splitlines()[0]}")
+        return 0
+    titles = {c.number: c.title for c in all_chapters()}
+    out, bad = [], 0
+    for ch in chapters:
+        if ch not in titles:
+            print(f"memlab mutants: no chapter {ch}", file=sys.stderr)
+            return 2
+        mat = M.kill_matrix(ch)
+        out.extend(mat.as_json())
+        bad += len(mat.survivors()) + len(mat.baseline_failures())
+        if not args.json:
+            print(f"== {ch} {titles[ch]}")
+            print(M.format_matrix(mat))
+            print()
+    if args.json:
+        print(json.dumps({"mutants": out}, indent=1))
+    else:
+        killed = sum(1 for r in out if r["killed_by"])
+        print(f"{len(out)} mutants: {killed} killed, "
+              f"{sum(1 for r in out if not r['killed_by'] and r['excused'])} excused, "
+              f"{sum(1 for r in out if not r['killed_by'] and not r['excused'])} survived")
+    return 1 if bad else 0
+
+
 def _cmd_binder(args) -> int:
     import subprocess
 
@@ -204,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "holding all of them); with per-student folders the first folder is the "
                         "student id")
     p.set_defaults(fn=_cmd_classroom)
+
+    p = sub.add_parser("mutants", help="run each chapter's checks against its mutants "
+                                       "(realistic bugs) and print the kill matrix")
+    p.add_argument("chapters", nargs="*", help="chapter numbers (default: every chapter with mutants)")
+    p.add_argument("--json", action="store_true", help="print the matrix as JSON")
+    p.add_argument("--list", action="store_true", help="list the mutants without running them")
+    p.set_defaults(fn=_cmd_mutants)
 
     p = sub.add_parser("binder", help="print the Binder link of this checkout's GitHub remote")
     p.add_argument("notebook", nargs="?", default="00_start.ipynb")
