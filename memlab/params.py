@@ -30,7 +30,14 @@ PROFILES = ("quick", "full")
 
 
 class ParameterError(ValueError):
-    """A notebook parameter is unknown, missing, of the wrong type or out of range."""
+    """A notebook parameter is unknown, missing, of the wrong type or out of range.
+
+    The message holds one line per bad parameter. In a notebook IPython shows exactly those
+    lines (``_render_traceback_``), not a traceback through pydantic and this module."""
+
+    def _render_traceback_(self) -> list[str]:
+        red, reset = "\x1b[31m", "\x1b[0m"
+        return [f"{red}ParameterError{reset}: {line}" for line in str(self).splitlines()]
 
 
 class ChapterParams(BaseModel):
@@ -71,13 +78,16 @@ class ChapterParams(BaseModel):
     def check_names(cls, overrides: Mapping[str, Any]) -> None:
         """Reject names the chapter does not know, suggesting the closest one."""
         known = cls.names()
-        for name in overrides:
-            if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ParameterError(
-                    f"unknown parameter {name!r}{hint}. "
-                    f"Allowed: {', '.join(known)}")
+        bad = [name for name in overrides if name not in known]
+        if bad:
+            raise ParameterError("\n".join(
+                f"unknown parameter {name!r}{cls._did_you_mean(name)}" for name in bad)
+                + f"\nallowed: {', '.join(known)}")
+
+    @classmethod
+    def _did_you_mean(cls, name: str) -> str:
+        close = difflib.get_close_matches(name, cls.names(), n=1, cutoff=0.6)
+        return f"; did you mean {close[0]!r}?" if close else ""
 
     @classmethod
     def build(cls, values: Mapping[str, Any]):
@@ -91,6 +101,14 @@ class ChapterParams(BaseModel):
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]):
         """Build from a notebook's ``globals()``: every field must be defined there."""
+        # A parameters cell writes ``name: type = value``; IPython records the annotated names,
+        # so a misspelled one (``load_mx: float = 0.5``) is caught instead of silently ignored.
+        annotated = namespace.get("__annotations__", {}) or {}
+        unknown = [n for n in annotated if n not in cls.model_fields]
+        if unknown:
+            raise ParameterError("\n".join(
+                f"the parameters cell defines {n!r}, which this chapter does not know"
+                f"{cls._did_you_mean(n)}" for n in unknown))
         missing = [n for n in cls.names() if n not in namespace]
         if missing:
             raise ParameterError(
@@ -110,12 +128,30 @@ class ChapterParams(BaseModel):
             allowed = _allowed(field) if field is not None else ""
             helptext = f" ({field.description})" if field is not None and field.description else ""
             got = values.get(name, e.get("input"))
-            lines.append(f"parameter {name!r} = {got!r} is not allowed: {e['msg']}"
-                         f"{allowed}{helptext}")
-        return "; ".join(lines)
+            bound = e["type"] in ("greater_than", "greater_than_equal", "less_than",
+                                  "less_than_equal")
+            why = (f"is out of range: allowed{allowed.strip(' []').removeprefix('allowed:')}"
+                   if bound and allowed else f"is not allowed: {e['msg']}")
+            lines.append(f"parameter {name!r} = {_short(got)} {why}{helptext}")
+        return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump()
+
+    def __str__(self) -> str:
+        """``name = value`` pairs wrapped at 100 characters (the notebook's parameter summary)."""
+        import textwrap
+
+        pairs = ", ".join(f"{k} = {_short(v)}" for k, v in self.model_dump().items())
+        return "\n".join(textwrap.wrap(pairs, width=100, break_long_words=False,
+                                       break_on_hyphens=False))
+
+    __repr__ = __str__  # a cell that ends with the parameters echoes the summary, not a dump
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _allowed(field) -> str:

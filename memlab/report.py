@@ -85,6 +85,11 @@ class Claim:
         note = f" ({self.note})" if self.note else ""
         return f"[{status}] {self.name} = {_fmt(self.value)}, target {self.target}{note}"
 
+    __repr__ = __str__  # a cell that ends with a claim echoes the badge, not a dataclass dump
+
+    def _repr_html_(self) -> str:
+        return _claim_html(self.name, self.value, self.target, self.passed, self.note)
+
 
 @dataclass
 class _Metric:
@@ -95,9 +100,52 @@ class _Metric:
 
 
 def _fmt(v: Any) -> str:
+    """Compact text for a value: 4 significant digits, small dicts and lists inline."""
+    if isinstance(v, bool) or v is None:
+        return str(v)
     if isinstance(v, float):
         return f"{v:.4g}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        items = [_fmt(x) for x in v[:12]]
+        return "[" + ", ".join(items) + (", ..." if len(v) > 12 else "") + "]"
     return str(v)
+
+
+def _esc(text: Any) -> str:
+    import html
+
+    return html.escape(str(text))
+
+
+_BADGE = ("display:inline-block;padding:1px 7px;border-radius:4px;color:white;"
+          "font-weight:600;font-family:sans-serif;font-size:12px;background:{}")
+
+
+def _claim_html(name, value, target, passed, note, skipped=False) -> str:
+    label, colour = (("SKIPPED", "#777") if skipped else
+                     ("PASS", "#1b7f3b") if passed else ("FAIL", "#b3261e"))
+    val = "" if skipped else f" = <b>{_esc(_fmt(value))}</b>"
+    note_html = f" <span style='color:#555'>({_esc(note)})</span>" if note else ""
+    return (f"<div style='margin:2px 0'><span style='{_BADGE.format(colour)}'>{label}</span> "
+            f"<code>{_esc(name)}</code>{val}, target {_esc(target)}{note_html}</div>")
+
+
+def _metric_html(name: str, value: Any, unit: str) -> str:
+    """A metric as one line, or a dict of numbers as a small table."""
+    if isinstance(value, dict) and value and all(not isinstance(x, dict) for x in value.values()):
+        rows = "".join(f"<tr><td style='text-align:left'>{_esc(k)}</td>"
+                       f"<td style='text-align:right'>{_esc(_fmt(x))}</td></tr>"
+                       for k, x in value.items())
+        return (f"<details><summary style='font-size:12px;color:#444'>metric <code>"
+                f"{_esc(name)}</code> ({len(value)} values)</summary>"
+                f"<table style='font-size:12px'>{rows}</table></details>")
+    text = _fmt(value)
+    if len(text) > 100:
+        text = text[:97] + "..."
+    return (f"<div style='font-size:12px;color:#444'>metric <code>{_esc(name)}</code> = "
+            f"{_esc(text)}{(' ' + _esc(unit)) if unit else ''}</div>")
 
 
 def _plain(v: Any) -> Any:
@@ -116,7 +164,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _emit(payload: dict[str, Any], text: str) -> None:
+def _emit(payload: dict[str, Any], text: str, html: str | None = None) -> None:
     RECORDS.append(payload)
     try:
         from IPython import get_ipython
@@ -125,16 +173,26 @@ def _emit(payload: dict[str, Any], text: str) -> None:
         return
     if get_ipython() is None:
         return
-    display({MIME: payload, "text/plain": text}, raw=True)
+    bundle = {MIME: payload, "text/plain": text}
+    if html:
+        bundle["text/html"] = html
+    display(bundle, raw=True)
 
 
-def record(name: str, value: Any, unit: str = "", **extra: Any) -> Any:
-    """Record a metric (a number, or a small JSON-able structure). Returns ``value``."""
+def record(name: str, value: Any, unit: str = "", **extra: Any) -> None:
+    """Record a metric (a number, or a small JSON-able structure).
+
+    Shown compactly (4 significant digits; a dict as a small folded table); the full value
+    goes to ``metrics.json``. Returns None, so that a cell ending with it echoes nothing."""
     if not isinstance(name, str) or not name:
         raise ValueError("metric name must be a non-empty string")
-    payload = {"kind": "metric", **asdict(_Metric(name, _plain(value), unit, _plain(extra)))}
-    _emit(payload, f"metric {name} = {_fmt(_plain(value))}{(' ' + unit) if unit else ''}")
-    return value
+    plain = _plain(value)
+    payload = {"kind": "metric", **asdict(_Metric(name, plain, unit, _plain(extra)))}
+    text = _fmt(plain)
+    if len(text) > 100:
+        text = text[:97] + "..."
+    _emit(payload, f"metric {name} = {text}{(' ' + unit) if unit else ''}",
+          _metric_html(name, plain, unit))
 
 
 def claim(name: str, value: float, target: Target, note: str = "") -> Claim:
@@ -144,7 +202,7 @@ def claim(name: str, value: float, target: Target, note: str = "") -> Claim:
     value = _plain(value)
     c = Claim(name, value, str(target), bool(target.check(value)), note)
     payload = {"kind": "claim", **asdict(c), "lo": target.lo, "hi": target.hi}
-    _emit(payload, str(c))
+    _emit(payload, str(c), c._repr_html_())
     return c
 
 
@@ -158,7 +216,8 @@ def skip_claim(name: str, target: Target, reason: str) -> None:
         raise ValueError("skip_claim needs a reason")
     payload = {"kind": "claim", "name": name, "value": None, "target": str(target),
                "passed": None, "note": reason, "skipped": True, "lo": target.lo, "hi": target.hi}
-    _emit(payload, f"[SKIPPED] {name}, target {target}: {reason}")
+    _emit(payload, f"[SKIPPED] {name}, target {target}: {reason}",
+          _claim_html(name, None, str(target), None, reason, skipped=True))
 
 
 def collect(notebook: str | Path | dict) -> dict[str, Any]:

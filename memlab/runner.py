@@ -127,6 +127,7 @@ def run_chapter(p: Plan, out_dir: Path, profile: str, timeout: int | None = None
     from papermill.exceptions import PapermillExecutionError
 
     from memlab.device import describe
+    from memlab.lint import lint_notebook
     from memlab.report import collect
 
     ch = p.chapter
@@ -145,6 +146,7 @@ def run_chapter(p: Plan, out_dir: Path, profile: str, timeout: int | None = None
         error = f"{type(e).__name__}: {e}"
     wall = time.perf_counter() - t0
     found = collect(out_nb) if out_nb.exists() else {"metrics": {}, "claims": []}
+    lint = lint_notebook(out_nb) if out_nb.exists() else []
     if out_nb.exists():
         try:
             _render_html(out_nb, dest / ch.notebook.replace(".ipynb", ".html"))
@@ -168,7 +170,7 @@ def run_chapter(p: Plan, out_dir: Path, profile: str, timeout: int | None = None
         "passed": passed, "error": error, "wall_s": round(wall, 2),
         "parameters": p.params, "seed": p.params.get("seed"), "device": dev,
         "versions": versions(), "git_revision": git_revision(),
-        "metrics": found["metrics"], "claims": claims,
+        "metrics": found["metrics"], "claims": claims, "lint": lint,
     }
     (dest / "metrics.json").write_text(json.dumps(result, indent=2, default=str))
     return result
@@ -198,6 +200,7 @@ def run(plans: list[Plan], out_dir: Path, profile: str = "quick", timeout: int |
         "passed": all(r["passed"] for r in results),
         "chapters": [{k: r[k] for k in ("notebook", "title", "passed", "wall_s", "error",
                                         "device")}
+                     | {"lint": r["lint"]}
                      | {"claims": [{k: c.get(k) for k in ("name", "value", "target", "passed",
                                                           "skipped", "note")}
                                    for c in r["claims"]]}

@@ -67,3 +67,6 @@ def test_fresh_binder_environment_runs_every_chapter(tmp_path):
     failed = {c["notebook"]: c["error"] or [cl for cl in c["claims"] if not cl["passed"]]
               for c in summary["chapters"] if not c["passed"]}
     assert proc.returncode == 0 and not failed, (failed, proc.stdout[-3000:], proc.stderr[-3000:])
+    # what a student reads: no long floats, no object reprs, no over-long lines (memlab.lint)
+    lint = {c["notebook"]: c["lint"] for c in summary["chapters"] if c["lint"]}
+    assert not lint, lint

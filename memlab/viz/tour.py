@@ -6,7 +6,7 @@ import importlib
 
 import numpy as np
 
-from memlab.viz import new_figure
+from memlab.viz import LINESTYLES, OKABE_ITO, new_figure
 
 __all__ = ["SEQUENCE_MEMORIES", "sequence_memories", "state_size_table", "render_state_sizes"]
 
@@ -47,10 +47,15 @@ def render_state_sizes(seq_len: int = 4096, d_model: int = 64):
     if seq_len < 2 or d_model < 1:
         raise ValueError(f"need seq_len >= 2 and d_model >= 1, got {seq_len}, {d_model}")
     lengths = np.unique(np.geomspace(1, seq_len, 24).astype(int)).tolist()
-    fig, ax = new_figure(width=6, height=3.6)
-    for name, sizes in state_size_table(d_model, lengths).items():
-        ax.plot(lengths, sizes, marker=".", label=name)
-    ax.set(xscale="log", yscale="log", xlabel="tokens seen T", ylabel="state size (numbers)",
-           title=f"What each memory keeps after T tokens (d_model = {d_model})")
-    ax.legend(fontsize=7)
+    fig, ax = new_figure(width=9.4, height=4.2)
+    # flat curves coincide (several recurrent memories keep H * d_k * d_v numbers): a distinct
+    # line style and marker per mechanism keeps each one visible where it lies under another
+    markers = "osD^vP*X<>"
+    for i, (name, sizes) in enumerate(state_size_table(d_model, lengths).items()):
+        ax.plot(lengths, sizes, label=name, color=OKABE_ITO[i % len(OKABE_ITO)],
+                linestyle=LINESTYLES[i % len(LINESTYLES)], marker=markers[i % len(markers)],
+                markevery=(i % 4, 4), markersize=5, linewidth=1.6, alpha=0.9)
+    ax.set(xscale="log", yscale="log", xlabel="tokens seen $T$", ylabel="state size (numbers)",
+           title=f"What each memory keeps after $T$ tokens ($d_{{model}}$ = {d_model})")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
