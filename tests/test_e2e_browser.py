@@ -1,7 +1,8 @@
 """A real browser: JupyterLab on localhost driven by Playwright with Debian's chromium.
 
 Opens chapter 01, runs all cells, moves the first widget slider, and checks that the plot
-changed and that no cell errored. A screenshot is kept in ``test-artifacts/``. Skipped when
+changed and that no cell errored; then saves, shuts the kernel down, reopens the notebook and
+checks that every widget cell still shows a figure (its static snapshot). A screenshot is kept in ``test-artifacts/``. Skipped when
 chromium or playwright is missing, except where MEMLAB_REQUIRE_E2E=1 (CI: ``.ci/run`` installs
 Debian's chromium and sets it; no browser is downloaded).
 """
@@ -127,6 +128,40 @@ def _tracebacks(page) -> list[str]:
         "els => els.map(e => e.textContent).filter(t => t.includes('Traceback'))")
 
 
+def _save_reopen_and_check_figures(page, lab: str) -> None:
+    """Save, shut the kernel down (a student closing the laptop), reopen: every cell that
+    showed a widget must still show a figure (the widget's static snapshot PNG)."""
+    page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); return true; }")
+    deadline = time.time() + 60
+    while time.time() < deadline and page.evaluate(
+            "() => { " + _NOTEBOOK_JS + " return !nb || nb.context.model.dirty; }"):
+        time.sleep(0.5)
+    _shutdown_sessions(lab)
+    page.goto(f"{lab}/lab/tree/{NOTEBOOK}?reset", timeout=120_000)
+    deadline = time.time() + 120
+    cells = None
+    while time.time() < deadline:
+        _accept_kernel_dialog(page)
+        cells = page.evaluate(
+            "() => { " + _NOTEBOOK_JS + " if (!nb) return null; const cs = nb.content.model.cells;"
+            " const out = []; for (let i = 0; i < cs.length; i++) { const c = cs.get(i);"
+            " if (c.type !== 'code') continue; const mimes = [];"
+            " for (let j = 0; j < c.outputs.length; j++) {"
+            "   mimes.push(...Object.keys(c.outputs.get(j).data || {})); }"
+            " out.push(mimes); } return out; }")
+        if cells:
+            break
+        time.sleep(0.5)
+    assert cells, "the notebook did not reopen"
+    widget_cells = [m for m in cells if "application/vnd.jupyter.widget-view+json" in m]
+    assert widget_cells, "no widget output was saved"
+    assert all("image/png" in m for m in widget_cells), (
+        "a widget cell keeps no static figure after save and reopen", widget_cells)
+    page.locator(".jp-OutputArea-output[data-mime-type='image/png'] img").first.wait_for(
+        timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "e2e_chapter01_reopened.png"), full_page=False)
+
+
 class _NotReady(Exception):
     """JupyterLab or its kernel did not get ready in time: the machine, not the notebook."""
 
@@ -212,6 +247,7 @@ def _drive_browser(lab: str, attempt: int) -> None:
                 after = box.locator("img.widget-image").first.get_attribute("src")
             page.screenshot(path=str(ARTIFACTS / "e2e_chapter01.png"), full_page=False)
             assert after != before, "moving the slider did not redraw the plot"
+            _save_reopen_and_check_figures(page, lab)
         finally:
             try:
                 page.screenshot(path=str(ARTIFACTS / f"e2e_chapter01_final_{attempt}.png"))
