@@ -7,6 +7,9 @@ from memlab.associative import experiments as E
 from memlab.chapters import get_chapter
 
 CLAIMS = get_chapter("01").claims
+# random patterns at small beta: the fraction of reads close to no single pattern. Recorded by
+# the notebook (not a claim: it holds only in a narrow window of beta on random patterns)
+MIXTURE_MIN = 0.90
 
 
 def test_classical_critical_load():
@@ -27,10 +30,10 @@ def test_modern_recalls_10N_in_one_step_and_mixes_at_small_beta():
     assert big["P"] == 640
     assert CLAIMS["modern_recall_10N"].check(big["recalled"]), big
     small = E.modern_recall(d=64, factor=10, beta=0.1, noise=0.10, seed=0)
-    assert CLAIMS["modern_mixture_small_beta"].check(small["mixture"]), small
+    assert small["mixture"] >= MIXTURE_MIN, small
     assert small["participation"] > 5                       # many patterns averaged
     # the same mixture target fails at large beta
-    assert not CLAIMS["modern_mixture_small_beta"].check(big["mixture"])
+    assert not big["mixture"] >= MIXTURE_MIN
 
 
 def test_modern_update_equals_attention():
@@ -90,7 +93,7 @@ def test_modern_claims_over_seeds():
         big = E.modern_recall(d=64, factor=10, beta=1.0, noise=0.10, seed=seed)
         small = E.modern_recall(d=64, factor=10, beta=0.1, noise=0.10, seed=seed)
         assert CLAIMS["modern_recall_10N"].check(big["recalled"]), (seed, big)
-        assert CLAIMS["modern_mixture_small_beta"].check(small["mixture"]), (seed, small)
+        assert small["mixture"] >= MIXTURE_MIN, (seed, small)
         assert E.genuine_mixture(small) and not E.genuine_mixture(big), (seed, small, big)
 
 
@@ -109,7 +112,7 @@ def test_mixture_check_rejects_a_zero_or_mean_read(broken, monkeypatch):
 
     monkeypatch.setattr(E.modern, "update", broken_update)
     res = E.modern_recall(d=64, factor=10, beta=0.1, noise=0.10, seed=0)
-    assert CLAIMS["modern_mixture_small_beta"].check(res["mixture"]), res   # fooled
+    assert res["mixture"] >= MIXTURE_MIN, res   # fooled
     assert not E.genuine_mixture(res), res
     assert not 2 < res["read_participation"] < res["P"] / 2, res
 
@@ -119,3 +122,49 @@ def test_sdr_correlation_over_seeds():
     for seed in range(1, 10):
         res = E.sdr_similarity(n_in=400, active=20, items=20, Q=20, K=16, seed=seed)
         assert CLAIMS["sdr_overlap_tracks_similarity"].check(res["correlation"]), (seed, res)
+
+
+# ---------------------------------------------- the strengthened claims and their controls
+def test_dynamics_matter_at_noise_zero():
+    """Clean cues: one synchronous step keeps patterns to a higher load than iterating to a
+    fixed point; the gap is the claim. At 10% noise one step and the fixed point agree."""
+    from memlab.associative import controls as C
+
+    dyn = C.dynamics_control(200, trials=2, seed=0)
+    assert CLAIMS["one_step_minus_fixed_point_load"].check(dyn["gap"]), dyn
+    assert 0.17 < dyn["fixed_point"] < 0.24 and 0.25 < dyn["one_step"] < 0.31, dyn
+    grid = [round(0.10 + 0.02 * k, 2) for k in range(8)]
+    fixed = E.recall_curve(200, grid, noise=0.10, trials=2, seed=0).critical
+    one = E.recall_curve(200, grid, noise=0.10, trials=2, seed=0, mode="sync",
+                         max_sweeps=1).critical
+    assert abs(one - fixed) < 0.03, (one, fixed)
+
+
+def test_one_step_read_fails_the_dynamics_claim(monkeypatch):
+    """Negative control on the mechanism: a read that stops after one sweep has no gap."""
+    from memlab.associative import controls as C
+    from memlab.associative.hopfield import ClassicalHopfield
+
+    real = ClassicalHopfield.run
+    monkeypatch.setattr(ClassicalHopfield, "run", lambda self, q, mode="async", max_sweeps=50,
+                        generator=None: real(self, q, mode, 1, generator))
+    dyn = C.dynamics_control(100, trials=2, seed=0,
+                             loads=[round(0.14 + 0.02 * k, 2) for k in range(10)])
+    assert not CLAIMS["one_step_minus_fixed_point_load"].check(dyn["gap"]), dyn
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_digits_metastable_class_mass(seed):
+    from memlab.associative import controls as C
+
+    dm = E.digit_metastable(betas=(1.0, 20.0, 300.0), n=500, seed=seed)
+    mid, lo, hi = (C.metastable_score(dm, b) for b in (20.0, 1.0, 300.0))
+    assert CLAIMS["digits_metastable_class_mass"].check(mid["class_mass"]) and mid["is_mixture"]
+    # the regimes around it: the mean of everything (no class), a single digit (no mixture)
+    assert not CLAIMS["digits_metastable_class_mass"].check(lo["class_mass"])
+    assert not hi["is_mixture"]
+
+
+def test_sdm_capacity_per_location():
+    res = E.sdm_recall_curve(seed=1)
+    assert CLAIMS["sdm_capacity_per_location"].check(res["capacity"] / 2000), res

@@ -116,3 +116,50 @@ def test_full_profile_runs_the_trained_comparison_at_paper_size():
     full = CH.Params.build(CH.Params.FULL)
     assert full.copy_seq_len >= 4096 and full.copy_n_tokens == 16 and full.d_model == 64
     assert full.train_steps > P.train_steps
+
+
+def test_discretisations_match_closed_forms():
+    assert CH.claims["discretization_closed_form_err"].check(X.discretization_closed_form_err())
+
+
+def test_theorem1_selection_is_gating_under_zoh_not_euler():
+    for seed in (0, 1):
+        assert CH.claims["mamba_theorem1_zoh_err"].check(X.theorem1_gap("zoh", seed=seed))
+        assert X.theorem1_gap("euler", seed=seed) > 0.1
+
+
+def test_the_probe_runs_memlabs_scan(monkeypatch):
+    # replacing the library's selective scan must break the probe (it used to bypass it)
+    import pytest
+
+    from memlab.ssm import scan
+
+    def broken(*a, **k):
+        raise RuntimeError("scan replaced")
+
+    monkeypatch.setattr(scan, "selective_scan_chunked", broken)
+    with pytest.raises(RuntimeError, match="scan replaced"):
+        X.selection_probe(seq_len=16, n_tokens=2, vocab_size=6, N=4, n_train=50, n_test=20)
+
+
+def test_copy_search_table_is_printable():
+    from memlab.ssm import copy_search
+
+    lines = copy_search.search_lines()
+    assert len(lines) == len(copy_search.SEARCH) + 1
+    assert all(len(r) == 6 and 0 <= r[4] <= 1 and 0 <= r[5] <= 1 for r in copy_search.SEARCH)
+
+
+def test_scan_gradients_stay_finite_for_long_chunks():
+    # the cumsum path divides by the decay twice in backward: "auto" must not pick it when that
+    # overflows (it did: NaN gradients, a trained Mamba stuck at accuracy 0 on 128+ tokens)
+    from memlab.ssm.scan import selective_scan_chunked
+
+    torch.manual_seed(0)
+    b, L, D, N = 2, 128, 4, 8
+    u, A = torch.randn(b, L, D), -torch.arange(1, N + 1.0).repeat(D, 1)
+    delta = (torch.rand(b, L, D) * 1.0).requires_grad_()
+    B, C = torch.randn(b, L, N), torch.randn(b, L, N)
+    y, _ = selective_scan_chunked(u, delta, A, B, C)
+    y.sum().backward()
+    assert torch.isfinite(delta.grad).all()

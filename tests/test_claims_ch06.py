@@ -1,13 +1,17 @@
 """Chapter 06 claims at small size, with the chapter's own targets and experiment functions.
 
-Every claim has a negative control that breaks its mechanism inside the rule and shows that
-the target is then missed."""
+Every claim has negative controls: named mutants of the rule (memlab/testtime/mutants.py) under
+which its target is missed."""
 
+import pytest
 import torch
 
 import memlab.testtime.titans as T
 from memlab.chapters import get_chapter
+from memlab.testing import mutants as M
+from memlab.testtime import checks as C
 from memlab.testtime import experiments as E
+from memlab.testtime import mutants as _mutants  # noqa: F401 - registers the mutants
 
 CLAIMS = get_chapter("06").claims
 
@@ -23,41 +27,37 @@ def test_chunk_form_equals_its_loop():
 
 
 def test_forgetting_keeps_recent_pairs_when_values_change():
-    r = E.forgetting_experiment(alphas=(0.0, 0.01), T=256, period=64, n_keys=16, d=16, batch=8)
-    gain = r[0.01] - r[0.0]
-    assert CLAIMS["forgetting_recall_gain"].check(gain), r
+    gain = C.forgetting_gain(0)
+    assert CLAIMS["forgetting_recall_gain"].check(gain), gain
+
+
+def test_forgetting_margin_over_20_seeds():
+    """The margin is thin at small size: over seeds 0-19 (32 streams of 256 writes) the gain is
+    0.21-0.32 against the 0.15 target (with 8 streams it was 0.16-0.34)."""
+    gains = [C.forgetting_gain(s) for s in range(20)]
+    assert min(gains) >= 0.15 + 0.05, gains
 
 
 def test_momentum_retrieves_the_needle():
-    r = E.needle_experiment(settings=((0.05, 0.0), (0.05, 0.9)), d=32, n_familiar=8, warmup=64,
-                            distractors=128, batch=16)
-    gain = r[(0.05, 0.9)]["needle"] - r[(0.05, 0.0)]["needle"]
-    assert CLAIMS["momentum_needle_gain"].check(gain), r
+    gain = C.needle_gain(0)
+    assert CLAIMS["momentum_needle_gain"].check(gain), gain
 
 
 def test_omega_window_denoises():
-    r = E.omega_experiment(windows=(1, 4), repeats=4, n_pairs=8, d=16, batch=8)
-    ratio = r[4]["err"] / r[1]["err"]
-    assert CLAIMS["omega_error_ratio"].check(ratio), r
+    ratio = C.omega_ratio(0)
+    assert CLAIMS["omega_error_ratio"].check(ratio), ratio
+
+
+def test_heavy_ball_bound_not_the_old_rule_of_thumb():
+    """theta = eta = 0.9 (theta / (1 - eta) = 9) converges on a repeated unit key; the bound is
+    theta < 1 + eta: 1.85 converges, 1.95 diverges (eta = 0.9)."""
+    assert C.heavy_ball(0.9, 0.9) < 1e-6 and C.heavy_ball(1.85, 0.9) < 1e-3
+    assert C.heavy_ball(1.95, 0.9) > 1e3
 
 
 # --------------------------------------------------------------------------- negative controls
 # Each claim again, at the same sizes, with its mechanism broken inside the rule: the target
 # must then be missed (so the tests above can fail).
-def _patch_gates(monkeypatch, *, eta=None, alpha=None, gamma=None):
-    """Make the experiments' rule ignore a gate: eta / alpha forced to a value, or gamma."""
-    real = E.titans_chunked
-
-    def broken(q, k, v, th, et, al, st, **kw):
-        et = et if eta is None else torch.full_like(et, eta)
-        al = al if alpha is None else torch.full_like(al, alpha)
-        if gamma is not None:
-            kw["gamma"] = gamma
-        return real(q, k, v, th, et, al, st, **kw)
-
-    monkeypatch.setattr(E, "titans_chunked", broken)
-
-
 def test_hebbian_write_fails_the_delta_rule_equality(monkeypatch):
     # drop the error term of the gradient (take it at M = 0): 2 (0 - v) k^T, a Hebbian write
     real = T._window_grads
@@ -84,24 +84,35 @@ def test_chunk_form_without_its_decays_fails(monkeypatch):
     assert not CLAIMS["chunk_form_rel_err"].check(err), err
 
 
-def test_no_forgetting_fails_the_forgetting_claim(monkeypatch):
-    _patch_gates(monkeypatch, alpha=0.0)            # the forgetting gate is switched off
-    r = E.forgetting_experiment(alphas=(0.0, 0.01), T=256, period=64, n_keys=16, d=16, batch=8)
-    assert not CLAIMS["forgetting_recall_gain"].check(r[0.01] - r[0.0]), r
+# The forgetting and momentum claims against mutants that break the RULE (not the input, and
+# not a gate forced to zero in both arms, which would make the two runs identical).
+@pytest.mark.parametrize("name", ["titans_alpha_as_retention", "titans_theta_eta_swapped",
+                                  "titans_gradient_not_negated", "titans_momentum_as_ema"])
+def test_forgetting_claim_fails_under_rule_mutants(name):
+    with M.MUTANTS[name].apply():
+        gain = C.forgetting_gain(0)
+    assert not CLAIMS["forgetting_recall_gain"].check(gain), (name, gain)
 
 
-def test_no_momentum_fails_the_needle_claim(monkeypatch):
-    _patch_gates(monkeypatch, eta=0.0)              # momentum disabled: eta forced to 0
-    r = E.needle_experiment(settings=((0.05, 0.0), (0.05, 0.9)), d=32, n_familiar=8, warmup=64,
-                            distractors=128, batch=16)
-    gain = r[(0.05, 0.9)]["needle"] - r[(0.05, 0.0)]["needle"]
-    assert not CLAIMS["momentum_needle_gain"].check(gain), r
+@pytest.mark.parametrize("name", ["titans_momentum_sign", "titans_momentum_as_ema",
+                                  "titans_theta_eta_swapped", "titans_alpha_as_retention"])
+def test_needle_claim_fails_under_rule_mutants(name):
+    with M.MUTANTS[name].apply():
+        gain = C.needle_gain(0)
+    assert not CLAIMS["momentum_needle_gain"].check(gain), (name, gain)
 
 
-def test_unnormalised_window_fails_the_omega_claim(monkeypatch):
+def test_unnormalised_window_fails_the_omega_claim():
     # gamma = 1 instead of 1/c: the window's losses are summed, not averaged (a c-times too
     # large step) -- the c = 1 run is unchanged (its gamma is 1 anyway)
-    _patch_gates(monkeypatch, gamma=1.0)
-    r = E.omega_experiment(windows=(1, 4), repeats=4, n_pairs=8, d=16, batch=8)
-    ratio = r[4]["err"] / r[1]["err"]
-    assert not CLAIMS["omega_error_ratio"].check(ratio), r
+    with M.MUTANTS["omega_window_summed"].apply():
+        ratio = C.omega_ratio(0)
+    assert not CLAIMS["omega_error_ratio"].check(ratio), ratio
+
+
+def test_persistent_tokens_reach_the_memory_of_mag_and_mal():
+    """MAG / MAL's memory reads [p || x] (the paper): changing p changes the memory's weights,
+    and not under the mutant that feeds the memory x alone."""
+    assert C._persistent() > 1e-6
+    with M.MUTANTS["mag_mal_memory_reads_x_only"].apply():
+        assert C._persistent() == 0.0

@@ -6,6 +6,7 @@ and then moved to ``device``, so a seed gives the same patterns on every device.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -61,16 +62,22 @@ def digit_patterns(n: int | None = None, binary: bool = True) -> tuple[torch.Ten
 
     ``binary=True``: +-1 pixels (ink > 8 of 16); else pixels centred and scaled to unit norm.
     """
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    x = torch.tensor(data.data[:n], dtype=torch.float32)
+    data, target = _digits()
+    x = torch.tensor(data[:n], dtype=torch.float32)
     if binary:
         x = torch.where(x > 8, 1.0, -1.0)
     else:
         x = x - x.mean(dim=1, keepdim=True)
         x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-8)
-    return x, data.target[:n]
+    return x, target[:n]
+
+
+@functools.lru_cache(maxsize=1)
+def _digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.data, d.target
 
 
 def overlap(s: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
@@ -339,7 +346,7 @@ def digit_metastable(betas=(1.0, 10.0, 100.0, 1000.0), n: int = 500, queries: in
                      "cos_own": float(torch.nn.functional.cosine_similarity(
                          new, X[idx], dim=-1).mean())})
         states.append(new[0].cpu())
-    return {"rows": rows, "query": cue[0].cpu(), "stored": X[idx[0]].cpu(),
+    return {"rows": rows, "n": n, "query": cue[0].cpu(), "stored": X[idx[0]].cpu(),
             "label": int(labels[int(idx[0])]), "states": states}
 
 

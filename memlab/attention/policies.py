@@ -22,7 +22,10 @@ Scores, with the paper each comes from::
                         tokens each turn; sinks + recent window as in StreamingLLM)
     query-aware         s_i = sum_{question tau, heads} A_{tau, i}            (SnapKV-style:
                         Li et al. 2024, "SnapKV: LLM Knows What You are Looking for Before
-                        Generation"; the observation window is the question)
+                        Generation"; the observation window is the question). In chapter
+                        03's MQAR every question token is itself the query that answers, so
+                        this window is an *oracle*: stronger than SnapKV's window of the last
+                        tokens of the prompt, which only predicts what generation will read.
     CAKE                s_i = mean_tau A_{tau,i} + gamma * var_tau A_{tau,i} over the question,
                         and per-layer budgets B_l ∝ P_l = H_l^(1/tau1) * V_l^(1/tau2)
                         (H_l: entropy of the layer's attention -- spatial dispersion; V_l:
@@ -50,10 +53,12 @@ Defaults, and where each number comes from (paper = the paper's text; code = its
 chapter that needs different ones (chapter 03's context is only 16 tokens, where 4 sinks are a
 quarter of it) sets them explicitly in its ``Params``.
 
-Not included: per-head budgets (AdaKV), SnapKV's 1-D pooling of scores, CAKE's cascading
-(progressive) eviction during prefill and its per-model tuned tau1/tau2/gamma, H2O's eviction
-during generation (here every policy compresses the cache once, after the context; see
-:mod:`memlab.attention.experiments`).
+Not included: per-head selection -- H2O, SnapKV and CAKE keep a different set of entries in
+each head in their reference code; here scores are summed over heads and every head of a layer
+keeps the same tokens (:meth:`KVCache.select` keeps whole tokens); per-head budgets (AdaKV),
+SnapKV's 1-D pooling of scores, CAKE's cascading (progressive) eviction during prefill and its
+per-model tuned tau1/tau2/gamma, H2O's eviction during generation (here every policy compresses
+the cache once, after the context; see :mod:`memlab.attention.experiments`).
 """
 
 from __future__ import annotations

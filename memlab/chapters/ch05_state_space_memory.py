@@ -68,7 +68,14 @@ CHAPTER = Chapter(
     ),
     claims={
         "hippo_vs_ema_error_ratio": at_least(10.0),
+        # conv == recurrence is self-consistency only (a shared discretisation error passes):
         "s4d_conv_vs_recurrence_rel_err": at_most(1e-9),
+        # ... so the discretisations are pinned to closed forms: HiPPO ZOH / bilinear (N = 1, 2),
+        # S4D ZOH / bilinear A_bar, B_bar and kernel, Mamba's ZOH B_bar (max relative error)
+        "discretization_closed_form_err": at_most(1e-12),
+        # Mamba Theorem 1 (selection = gating): N = 1, A = -1, B = C = 1, Delta = softplus(z):
+        # the scan with ZOH for B equals h = (1 - g) h + g x, g = sigmoid(z) (Euler: off by ~1)
+        "mamba_theorem1_zoh_err": at_most(1e-12),
         # selective copying, the mechanism: the same SSM + fitted linear read-out, Delta set by
         # hand to depend on the token (selective) or constant (LTI, best of a grid)
         "selection_probe_selective_acc": at_least(0.99),

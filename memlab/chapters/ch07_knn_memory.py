@@ -58,9 +58,17 @@ CHAPTER = Chapter(
                   "N (d_key + d_value)", "Wu et al. 2022 (EMAT)"),
     ),
     claims={
+        # a CONTROL that holds by construction: every gap exceeds the window, so without a
+        # memory no definition is visible (it checks the task, not the memory)
         "no_memory_accuracy": at_most(0.1),
         "full_memory_accuracy": at_least(0.8),
-        "memory_size_gain": at_least(0.5),
+        # at a memory of a quarter of the stream: accuracy on the queries whose definition is
+        # within reach minus on the others (the memory answers what it holds, FIFO keeps the
+        # most recent); replaces "accuracy at the largest memory minus at 256 tokens", which
+        # repeated the full-memory accuracy (256 tokens reach 3% of the queries)
+        "partial_memory_reach_gap": at_least(0.5),
+        # accuracy with raw minus with 16x product-quantised memory (codes only; the codebooks
+        # make it 8x at M = 4096 -- printed in the chapter)
         "vq16_accuracy_drop": at_most(0.1),
         # id-based recall@10 of faiss IVF vs exact search (the target: >= 0.95)
         "ann_recall_at_10": at_least(0.95),

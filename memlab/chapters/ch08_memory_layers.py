@@ -49,11 +49,12 @@ CHAPTER = Chapter(
     claims={
         # share of (query, head) pairs whose product-key top-k set equals the exhaustive one
         "topk_match_fraction": between(1.0, 1.0),
-        # exhaustive scores / product-key scores per query (N / (2|K| + k^2)); 12.8 at defaults
-        "score_ratio": at_least(8.0),
+        # (N / (2|K| + k^2), the scores saved, is a COUNT, not a claim: it is recorded as a
+        # metric, "score_ratio", and printed; it cannot fail for a broken search)
         # tail accuracy (rarer half of the facts): PKM minus equal-FLOPs MLP, both at their
-        # best learning rate; asserted over seeds 0-2 by tests/test_claims_ch08.py (the
-        # frequency-weighted "stream" gain is much smaller: both models learn the frequent facts)
+        # best learning rate, AT EQUAL STEPS; asserted over seeds 0-2 by tests/test_claims_ch08.py.
+        # Much of it is an undertrained MLP: given 4x-16x more steps the MLP closes most of the
+        # gap (chapter 08 prints it); the frequency-weighted "stream" gain is much smaller.
         "pkm_tail_gain": at_least(0.3),
     },
 )

@@ -17,6 +17,7 @@ Trained memories (tiny language models on multi-query associative recall, Zoolog
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -29,11 +30,13 @@ from memlab.fastweights.linear_attention import linear_attention_chunked
 __all__ = [
     "MIXERS",
     "RULES",
+    "error_vs_dk",
     "mixed_mqar",
     "mixer_factory",
     "mqar_recall_vs_pairs",
     "orthonormal_keys",
     "orthonormal_recall",
+    "overwrite_recall",
     "powers_of_two",
     "random_unit_keys",
     "read_twice_ratio",
@@ -106,6 +109,23 @@ def orthonormal_recall(n: int, d: int, rule: str, seed: int = 0) -> float:
     keys = orthonormal_keys(n, d, g)
     values = torch.randn(n, d, generator=g, dtype=torch.float64)
     return float(relative_errors(recall(store(keys, values, rule), keys), values).max())
+
+
+def overwrite_recall(n: int, d: int, rule: str, seed: int = 0, beta: float = 1.0) -> float:
+    """Worst relative recall error after writing n <= d orthonormal pairs over a memory that
+    already holds something (a random ``S0``, entries N(0, 1)).
+
+    The delta rule with ``beta = 1`` erases what ``S0`` returns for each key before writing, so it
+    recalls every new pair exactly whatever was there; linear attention returns ``v + S0^T k``.
+    Unlike :func:`orthonormal_recall` (zero state: the erase term never acts, an identity that
+    holds for both rules), this fails if the erase term is missing, halved or scaled.
+    """
+    g = torch.Generator().manual_seed(seed)
+    keys = orthonormal_keys(n, d, g)
+    values = torch.randn(n, d, generator=g, dtype=torch.float64)
+    S0 = torch.randn(d, d, generator=g, dtype=torch.float64)
+    return float(relative_errors(recall(store(keys, values, rule, beta, S0=S0), keys),
+                                 values).max())
 
 
 def rewrite_recall(d: int, n_other: int = 4, seed: int = 0) -> dict[str, float]:
@@ -252,3 +272,16 @@ def read_twice_ratio(d: int, n: int | None = None, n_seeds: int = 5, seed: int =
     once = recall_error_curve(d, [n], ["delta"], n_seeds, seed, passes=1)["mean"]["delta"][0]
     twice = recall_error_curve(d, [n], ["delta"], n_seeds, seed, passes=2)["mean"]["delta"][0]
     return {"n": n, "once": once, "twice": twice, "ratio": twice / max(once, 1e-12)}
+
+
+def error_vs_dk(n: int, dks: Sequence[int], rule: str = "linear", n_seeds: int = 5,
+                seed: int = 0) -> dict:
+    """Mean recall error of ``n`` random unit-key pairs in memories of key dimension d_k in
+    ``dks`` (the state is d_k x d_k): the state-size axis of the recall-error curve.
+
+    Returns ``{"dk", "mean", "falls"}``; ``falls`` is the fraction of consecutive d_k in which
+    the error goes down (1.0 = a bigger state always recalls better).
+    """
+    mean = [recall_error_curve(d, [n], [rule], n_seeds, seed)["mean"][rule][0] for d in dks]
+    falls = sum(b < a for a, b in pairwise(mean)) / max(len(mean) - 1, 1)
+    return {"dk": list(dks), "mean": mean, "falls": falls}

@@ -3,7 +3,9 @@
 Paper: Wang, Dong, Cheng, Liu, Yan, Gao, Wei, "Augmenting Language Models with Long-Term Memory"
 (LongMem, NeurIPS 2023). A pretrained LLM is *frozen*; its attention keys and values of past
 inputs are cached in a memory bank. A light residual *SideNet* is trained; one of its layers
-queries the memory bank and attends jointly over local context and retrieved memories. Since the
+queries the memory bank and attends to local context and to retrieved memories: two softmaxes
+whose results are mixed by a learned per-head sigmoid gate (paper sec. 3.3; its code's
+``JointMultiheadAttentionWeightedSum``), the same fusion as the Memorizing Transformer. Since the
 writer never changes, the memory never goes stale (the Memorizing Transformer's problem: keys
 written by older weights), and only the reader needs training: the memory "can enlarge the
 long-form memory to 65k tokens".
@@ -21,7 +23,8 @@ Glossary (paper -> code)
     frozen backbone / cached (K, V)     FrozenWriter, attn.W_k, attn.W_v (requires_grad False)
     SideNet memory-augmented layer      SideReader.attn (MemorizingAttention)
     memory size                         attn.capacity;  retrieved per query: attn.top_k
-    joint attention (LongMem)           combine="joint";  gated (Memorizing Tr.): "gate"
+    gated fusion (LongMem, Memorizing)  combine="gate" (the default: two softmaxes, gate g_h)
+    one joint softmax (not LongMem's)   combine="joint" (lucidrains' variant, for comparison)
 
 Not included: the SideNet's other layers and its cross-network residuals to the backbone,
 chunk-level retrieval (LongMem retrieves chunks of 4 tokens by mean-pooled keys), and the

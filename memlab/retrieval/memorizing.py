@@ -6,9 +6,14 @@ external memory; each query attends locally as usual and, separately, to its top
 in the memory; a learned per-head gate mixes the two results. The memory is not trained: no
 gradient flows into stored keys and values.
 
-LongMem (Wang et al., "Augmenting Language Models with Long-Term Memory", NeurIPS 2023) reads
-the same kind of memory with *joint* attention: one softmax over the local keys and the
-retrieved ones (``combine="joint"``); see :mod:`memlab.retrieval.longmem`.
+LongMem (Wang et al., "Augmenting Language Models with Long-Term Memory", NeurIPS 2023,
+section 3.3) fuses the same two reads the same way: two softmaxes (local, retrieved) mixed by a
+learned per-head sigmoid gate -- its public code's ``JointMultiheadAttentionWeightedSum``
+computes ``sigmoid(g_h) * mem + (1 - sigmoid(g_h)) * local``. So ``combine="gate"`` is the
+fusion of both papers (and what chapter 07 trains); see :mod:`memlab.retrieval.longmem`.
+``combine="joint"`` is a third option, ONE softmax over the local and the retrieved keys
+together (as in lucidrains' memorizing-transformers-pytorch, there with cosine similarity):
+no gate, local and retrieved keys compete for the same probability mass.
 
 Glossary (paper -> code), per head h
     q_t, k_t, v_t    query / key / value of token t          q, k, v  [batch, time, heads, d_head]
@@ -23,7 +28,7 @@ Equations (positions are absolute; s_ti = q_t . k_i / sqrt(d_head))
     memory:  I_t = top-k { s_ti : t-W-M < i <= t-W }  (exact maximum inner product)
              o_mem_t   = sum_{i in I_t}               softmax_i(s_ti) sg(v_i)   (sg: stop-grad)
     gate:    o_t = g_h o_mem_t + (1 - g_h) o_local_t,   g_h = sigmoid(b_h)
-    joint:   o_t = sum_{i in local or I_t} softmax_i(s_ti) v_i         (LongMem)
+    joint:   o_t = sum_{i in local or I_t} softmax_i(s_ti) v_i   (one softmax; not LongMem's)
     y_t = W_o o_t
 Empty memory (early tokens): o_mem = 0.
 
@@ -43,8 +48,8 @@ it trains and runs in seconds on a CPU.
 
 Not included: Transformer-XL cache and relative position biases of the paper's backbone,
 normalised keys, the paper's trick of refreshing stale keys (keys written by older weights),
-memory shared across heads, and the lucidrains variant's joint softmax with cosine similarity
-(``combine="joint"`` is LongMem's joint softmax without cosine similarity).
+memory shared across heads, and the cosine similarity of the lucidrains variant's joint
+softmax (``combine="joint"`` is that joint softmax with plain scaled dot products).
 """
 
 from __future__ import annotations

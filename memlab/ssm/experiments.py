@@ -14,11 +14,14 @@
 
 from __future__ import annotations
 
+import cmath
 import math
 import time
 
 import torch
 
+from memlab.ssm import hippo as _hippo
+from memlab.ssm import scan as _scan
 from memlab.ssm.hippo import legs_online_fast, reconstruct_legs
 from memlab.ssm.mamba import Mamba
 from memlab.ssm.s4d import S4D
@@ -26,6 +29,7 @@ from memlab.ssm.s4d import S4D
 __all__ = [
     "delta_by_kind",
     "delta_profile",
+    "discretization_closed_form_err",
     "ema_bank",
     "hippo_vs_ema",
     "oracle_delta",
@@ -33,6 +37,7 @@ __all__ = [
     "selection_probe",
     "selective_copying_run",
     "smooth_signals",
+    "theorem1_gap",
 ]
 
 
@@ -208,14 +213,16 @@ def selection_probe(seq_len: int = 64, n_tokens: int = 4, vocab_size: int = 8, N
     A = -torch.arange(1, N + 1, dtype=torch.float64, device=device).repeat(V, 1)
 
     def features(batch, delta_of):
-        """Final state h_L[d, n] = sum_s exp(A_n sum_{r>s} Delta_r) Delta_s u_s[d] (the unrolled
-        scan; tests check it against :func:`memlab.ssm.scan.selective_scan_ref`)."""
+        """Final state h_L[d, n] = sum_s exp(A_n sum_{r>s} Delta_r) Delta_s u_s[d]: computed by
+        memlab's selective scan (:func:`memlab.ssm.scan.selective_scan_chunked`, B = C = 1),
+        so a broken scan breaks the probe."""
         x = batch.inputs[:, :L].to(device)
         u = F.one_hot(x, V).to(torch.float64)                              # [n, L, V]
-        delta = delta_of(x).to(torch.float64)                               # [n, L]
-        later = delta.flip(1).cumsum(1).flip(1) - delta                     # sum_{r > s}
-        w = torch.exp(later[..., None] * A[0]) * delta[..., None]           # [n, L, N]
-        return torch.einsum("bsd,bsn->bdn", u, w).reshape(x.shape[0], -1)
+        delta = delta_of(x).to(torch.float64)[..., None].expand_as(u).contiguous()
+        ones = torch.ones(*x.shape, N, dtype=torch.float64, device=device)
+        # chunks of 16 with the cumsum trick: exp of at most 16 * max(Delta) * N (< e^600, float64)
+        _, h = _scan.selective_scan_chunked(u, delta, A, ones, ones, chunk=16, inner="cumsum")
+        return h.reshape(x.shape[0], -1)
 
     def targets(batch):
         data = batch.targets[:, L:].to(device)                              # [n, k] in order
@@ -237,3 +244,72 @@ def selection_probe(seq_len: int = 64, n_tokens: int = 4, vocab_size: int = 8, N
     if return_features:
         out["features"] = features
     return out
+
+
+def theorem1_gap(B_disc: str = "zoh", T: int = 64, batch: int = 3, seed: int = 0) -> float:
+    """Mamba's Theorem 1 (selection = gating): with N = 1, A = -1, B = C = 1 and
+    ``Delta_t = softplus(z_t)``, the selective scan is the gated RNN
+    ``h_t = (1 - g_t) h_{t-1} + g_t x_t``, ``g_t = sigmoid(z_t)``, because
+    ``exp(-softplus(z)) = 1 - sigmoid(z)`` and, under ZOH, ``B_bar = (exp(Delta A) - 1) / A = g``.
+    With the Euler step of the public code (``B_bar = Delta``) the identity does not hold.
+
+    Returns the max relative difference between memlab's scan (``B_disc``) and the gated RNN
+    written as a loop (float64, random x and z).
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, T, 1, generator=g, dtype=torch.float64)
+    z = 2 * torch.randn(batch, T, 1, generator=g, dtype=torch.float64)
+    A = -torch.ones(1, 1, dtype=torch.float64)
+    ones = torch.ones(batch, T, 1, dtype=torch.float64)
+    y, _ = _scan.selective_scan_chunked(x, torch.nn.functional.softplus(z), A, ones, ones,
+                                        B_disc=B_disc)
+    gate, h, ref = torch.sigmoid(z), torch.zeros(batch, 1, dtype=torch.float64), []
+    for t in range(T):
+        h = (1 - gate[:, t]) * h + gate[:, t] * x[:, t]
+        ref.append(h)
+    ref = torch.stack(ref, 1)
+    return float((y - ref).abs().max() / ref.abs().max())
+
+
+def _err(got, want) -> float:
+    return abs(complex(got) - want) / max(abs(want), 1e-300)
+
+
+def discretization_closed_form_err() -> float:
+    """HiPPO discretize (N = 1 and the 2 x 2 LegS, both methods), S4D A_bar, B_bar, K_l (ZOH and
+    bilinear), Mamba's ZOH B_bar: max relative error against closed forms (cmath, by hand)."""
+    errs, dt = [], 0.3
+    A1, B1 = torch.tensor([[-1.0]], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64)
+    a, b = _hippo.discretize(A1, B1, dt, "zoh")
+    errs += [_err(a[0, 0], math.exp(-dt)), _err(b[0], 1 - math.exp(-dt))]
+    a, b = _hippo.discretize(A1, B1, dt, "bilinear")
+    errs += [_err(a[0, 0], (1 - dt / 2) / (1 + dt / 2)), _err(b[0], dt / (1 + dt / 2))]
+    A2, B2 = _hippo.legs_matrices(2)          # [[-1, 0], [-sqrt 3, -2]], B = (1, sqrt 3)
+    a, b = _hippo.discretize(A2, B2, dt, "zoh")
+    e1, e2, c = math.exp(-dt), math.exp(-2 * dt), -math.sqrt(3)
+    want = [[e1, 0.0], [c * (e1 - e2), e2]]                  # exp of a lower-triangular 2 x 2
+    errs += [abs(float(a[i, j]) - want[i][j]) for i in range(2) for j in range(2)]
+    x0 = 1 - e1                                              # B_bar = A^-1 (A_bar - I) B
+    x1 = (c * (e1 - e2) * 1 + (e2 - 1) * math.sqrt(3) - c * x0) / -2
+    errs += [_err(b[0], x0), _err(b[1], x1)]
+    torch.manual_seed(0)
+    for disc in ("zoh", "bilinear"):
+        m = S4D(2, 4, discretization=disc).double()
+        with torch.no_grad():
+            A_bar, B_bar = m.discrete()
+            K = m.kernel(5)
+        A, C = m.A().detach(), torch.view_as_complex(m.C.detach().contiguous())
+        for h in range(2):
+            d = math.exp(float(m.log_dt.detach()[h]))
+            modes = []
+            for n in range(2):
+                an = complex(A[h, n])
+                ab = cmath.exp(d * an) if disc == "zoh" else (1 + d * an / 2) / (1 - d * an / 2)
+                bb = (cmath.exp(d * an) - 1) / an if disc == "zoh" else d / (1 - d * an / 2)
+                errs += [_err(A_bar[h, n], ab), _err(B_bar[h, n], bb)]
+                modes.append((complex(C[h, n]) * bb, ab))
+            for j in range(5):
+                errs.append(_err(K[h, j], 2 * sum(cb * ab ** j for cb, ab in modes).real))
+    f = _scan.b_bar_factor(torch.tensor([0.7], dtype=torch.float64), torch.tensor([[-2.0]], dtype=torch.float64), "zoh")
+    errs.append(_err(f[0, 0], (math.exp(-1.4) - 1) / -2))
+    return max(errs)

@@ -23,6 +23,11 @@ Equations (ZOH for A; for B the simplified Euler step of the paper's code by def
 
 The two B_bar agree to first order in Delta A (exp(z) - 1 = z + O(z^2)); the paper's
 Section 3.5 / its code use the Euler form for B, the paper's equations the ZOH form.
+memlab's Mamba uses Euler for B by default, as the public code does (state-spaces/mamba#114).
+The paper's Theorem 1 (selection = gating: with N = 1, A = -1, B = 1 and Delta = softplus(z)
+the scan is h_t = (1 - g_t) h_{t-1} + g_t x_t, g_t = sigmoid(z_t)) needs ZOH for B: memlab's
+scan matches the gated RNN to ~5e-16 with ``B_disc="zoh"`` and is off by ~2.8 with Euler
+(:func:`memlab.ssm.experiments.theorem1_gap`).
 
 A token with a small Delta_t barely touches the state (it is skipped); a large Delta_t resets
 the state towards the new input (it is kept, and the past is forgotten). Since A_bar_t changes
@@ -54,9 +59,18 @@ __all__ = ["B_DISCRETIZATIONS", "b_bar_factor", "check_scan_inputs", "selective_
 
 B_DISCRETIZATIONS = ("euler", "zoh")
 
-# the cumsum trick multiplies by exp(-log P); keep that far from overflow (fp32 max ~ e^88)
+# the cumsum trick multiplies by exp(-log P); keep that far from overflow (fp32 max ~ e^88).
+# Its backward pass divides by P twice (d(x / P) / dP = -x / P^2), so when gradients flow the
+# bound is halved: with 60 for float32 the forward was finite but the gradients were inf / NaN
+# (seen as a trained Mamba stuck at accuracy 0 on sequences of 128+ tokens)
 _SAFE_LOG = {torch.float16: 8.0, torch.bfloat16: 60.0, torch.float32: 60.0, torch.float64: 600.0}
 _AUTO_CUMSUM_MAX = 2 ** 21          # elements of [b, L, D, N] up to which "auto" may vectorise
+
+
+def _safe_log(*ts) -> float:
+    """Largest total decay (in log) a chunk may have for the cumsum trick; halved under autograd."""
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in ts)
+    return _SAFE_LOG[ts[0].dtype] / (2 if grad else 1)
 
 
 def check_scan_inputs(u, delta, A, B, C, D=None, h0=None) -> None:
@@ -165,7 +179,7 @@ def selective_scan_chunked(u, delta, A, B, C, D=None, h0=None, chunk: int | None
     log_decay = dlt.sum(2)[..., None] * A           # log of a whole chunk's decay [b, nc, D, N]
     start = h0 if h0 is not None else u.new_zeros(b, Dn, N)
     if inner == "cumsum" or (inner == "auto" and b * nc * Lc * Dn * N <= _AUTO_CUMSUM_MAX
-                             and float(-log_decay.detach().min()) < _SAFE_LOG[u.dtype]):
+                             and float(-log_decay.detach().min()) < _safe_log(u, delta, B)):
         if B_disc == "euler":
             Bx = blocks(delta * u)[..., None] * blocks(B)[:, :, :, None, :]  # B_bar x [b,nc,Lc,D,N]
         else:

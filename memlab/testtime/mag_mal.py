@@ -9,6 +9,13 @@ Equations::
     MAG:  y = SW-Attn*(x~);   o = y (x) M(x~)         two branches, combined by a gate
     MAL:  y = M(x~);          o = SW-Attn(y)          the memory is a layer before attention
 
+The memory reads x~ = [p || x] as the paper writes it: the persistent tokens are the first
+tokens the memory ever sees. Since the memory is recurrent, this is done once, in
+:meth:`init_state`: the initial state is the memory after writing p_1..p_Np (so the
+persistent tokens reach the memory's weights, and gradients reach them through it). Outputs
+are returned for the tokens of x only. In MAL the attention's fixed prefix is still the
+learned persistent tokens p (not M(p)): a simplification, stated.
+
 Glossary: window -> ``window`` (tokens each query sees, itself included); p -> ``persistent``;
 (x) -> ``y * sigmoid(z)`` (the paper's "non-linear gating"; its normalisations are left out);
 M(.) -> a :class:`NeuralMemory` (write, then read each token).
@@ -56,7 +63,11 @@ class _SWAMemory(SequenceMemory):
         self.memory = NeuralMemory(d_model, **memory_kw)
 
     def init_state(self, batch, device=None, dtype=None) -> SWAState:
+        """The memory after reading the persistent tokens (x~ = [p || x]), an empty SWA cache."""
         mem = self.memory.init_state(batch, device, dtype)
+        p = self.persistent.to(device=mem.W[0].device, dtype=mem.W[0].dtype)
+        if p.shape[0]:
+            _, mem = self.memory(p.expand(batch, *p.shape), mem)
         return SWAState(mem, mem.W[0].new_zeros(batch, 0, self.d_model))
 
     def state_size(self, seq_len: int | None = None) -> int:
@@ -89,7 +100,7 @@ class _SWAMemory(SequenceMemory):
 
 
 class MemoryAsGate(_SWAMemory):
-    """MAG: o = SW-Attn*(x) (x) M(x), the memory and the attention side by side."""
+    """MAG: o = SW-Attn*(x~) (x) M(x~), the memory and the attention side by side."""
 
     def forward(self, x, state=None):
         state = self._prepare(x, state)
@@ -99,7 +110,7 @@ class MemoryAsGate(_SWAMemory):
 
 
 class MemoryAsLayer(_SWAMemory):
-    """MAL: o = SW-Attn(M(x)), the memory as a layer in front of the attention."""
+    """MAL: o = SW-Attn(M(x~)), the memory as a layer in front of the attention."""
 
     def forward(self, x, state=None):
         state = self._prepare(x, state)

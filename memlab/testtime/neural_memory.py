@@ -19,9 +19,15 @@ gradient from zeros).
 
 Defaults (theta 0.02, eta 0.9, alpha 0.01, depth 2, chunk 16) are memlab's choices for small
 tasks: the paper gives no initial gate values; it uses L_M = 2 as its main deep memory.
-Stability: the effective step is theta / (1 - eta) (momentum); with the squared loss a linear
-memory needs 2 * theta * window / (1 - eta) < 2 for unit keys, and a deeper memory less. At
-theta 0.1 (effective step 1) the depth-2 memory diverged on every seed we tried at T = 300;
+Stability. With alpha = 0 the rule is heavy-ball gradient descent: M_t - M_{t-1} =
+eta (M_{t-1} - M_{t-2}) - theta grad. On a quadratic of curvature lambda heavy ball converges
+iff 0 <= eta < 1 and 0 < theta lambda < 2 (1 + eta) (Polyak 1964). A linear memory written
+with one unit key again and again has lambda = 2 (the loss ||W k - v||^2, gamma * window = 1
+for Omega's mean loss), so the exact bound is theta < 1 + eta: theta = eta = 0.9 converges
+(chapter 06 checks it; theta = 1.95 with eta = 0.9 diverges). For a stream of different keys
+and for MLP memories there is no such closed form; "keep the effective step
+theta / (1 - eta) below about 1" is a HEURISTIC from our runs, not a necessary condition: at
+theta 0.1 (effective step 1) the depth-2 memory diverged on every seed we tried at T = 300,
 at 0.02 none did at T = 1000. A diverging memory raises FloatingPointError, never NaN.
 Not included: the short convolutions, output norm and gating of the paper's block.
 """
@@ -159,13 +165,13 @@ class NeuralMemory(SequenceMemory):
         return self.o_proj(o[:, 0].flatten(1)), state
 
     def _check_finite(self, o: torch.Tensor) -> None:
-        """Gradient-descent memories diverge when the step is too large for the loss's curvature:
-        for ||M k - v||^2 a linear memory needs 2 * theta * window / (1 - eta) * ||k||^2 < 2
-        (keys are unit-norm here); an MLP memory's hidden activations raise the curvature."""
+        """Gradient-descent memories diverge when the step is too large for the loss's curvature
+        (heavy-ball bound theta * lambda < 2 (1 + eta) on a quadratic; lambda = 2 for one
+        unit key of a linear memory); an MLP memory's hidden activations raise the curvature."""
         if not torch.isfinite(o).all():
             raise FloatingPointError(
-                f"the neural memory diverged (non-finite read-out): the effective step "
-                f"theta * window / (1 - eta) is too large for this memory (theta gate init "
+                f"the neural memory diverged (non-finite read-out): the step is too large "
+                f"for this memory's curvature (heuristic: keep theta / (1 - eta) below ~1) (theta gate init "
                 f"{self.theta.init}, eta {self.eta.init}, window {self.window}, "
                 f"depth {len(self.W0)}); lower theta or eta, or use a shorter window")
 
