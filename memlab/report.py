@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Target", "between", "at_least", "at_most", "Claim", "record", "claim", "skip_claim",
-           "collect", "RECORDS", "MIME"]
+           "collect", "seed_spread", "spread_text", "RECORDS", "MIME"]
 
 MIME = "application/vnd.memlab.metric+json"
 RECORDS: list[dict[str, Any]] = []
@@ -218,6 +218,25 @@ def skip_claim(name: str, target: Target, reason: str) -> None:
                "passed": None, "note": reason, "skipped": True, "lo": target.lo, "hi": target.hi}
     _emit(payload, f"[SKIPPED] {name}, target {target}: {reason}",
           _claim_html(name, None, str(target), None, reason, skipped=True))
+
+
+def seed_spread(fn, seeds) -> list[float]:
+    """A claim's value at each seed: ``[float(fn(s)) for s in seeds]`` (one place for it)."""
+    return [float(fn(s)) for s in seeds]
+
+
+def spread_text(values, seeds=None) -> str:
+    """'0.812 to 0.866 (mean 0.84) over seeds 0-2': a claim's seed spread, printed beside it."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("no values")
+    where = ""
+    if seeds is not None:
+        seeds = list(seeds)
+        where = (f" over seeds {seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1))
+                 else f" over seeds {seeds}")
+    return (f"{min(values):.4g} to {max(values):.4g} (mean {sum(values) / len(values):.4g})"
+            f"{where}")
 
 
 def collect(notebook: str | Path | dict) -> dict[str, Any]:
