@@ -61,3 +61,17 @@ def test_a_crashing_check_counts_as_a_kill():
 
     r = M.run_check(M.Check("boom", "99", boom, at_most(1.0)))
     assert not r.passed and "RuntimeError" in r.error
+
+
+def test_cli_lists_and_prints_the_matrix_as_json(capsys):
+    import json
+
+    from memlab.cli import main
+
+    assert main(["mutants", "--list", "08"]) == 0
+    listed = capsys.readouterr().out
+    assert "pkm_candidate_missed" in listed
+    assert main(["mutants", "08", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["mutants"]
+    assert rows and all(set(r) == {"name", "chapter", "mechanism", "killed_by", "excused"} for r in rows)
+    assert all(r["killed_by"] or r["excused"] for r in rows)

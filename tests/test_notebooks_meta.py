@@ -107,3 +107,24 @@ def test_one_key_figure_for_the_report_page(path):
               if "key-figure" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, (f"{path.name}: tag exactly one code cell 'key-figure' (the "
                               f"figure shown on the report's front page); tagged: {tagged}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_hidden_check_cells_are_collapsed_in_jupyterlab(path):
+    """The report drops remove-cell cells; JupyterLab hides them only with this metadata."""
+    for i, c in enumerate(_cells(path)):
+        if "remove-cell" in c.get("metadata", {}).get("tags", []):
+            jl = c["metadata"].get("jupyter", {})
+            assert jl.get("source_hidden") and jl.get("outputs_hidden"), (
+                f"{path.name} cell {i}: a hidden check cell needs metadata "
+                "jupyter.source_hidden and jupyter.outputs_hidden = true")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_student_text_never_mentions_issues_or_test_files(path):
+    for i, c in enumerate(_cells(path)):
+        src = "".join(c["source"])
+        if c["cell_type"] == "code" and c.get("metadata", {}).get("nbgrader"):
+            continue
+        assert not re.search(r"tests/test_\w+\.py|\bthe issue\b|\bissue (target|asks)|#\d{2,} of memlab",
+                             src, re.I), f"{path.name} cell {i} talks to developers, not students"
