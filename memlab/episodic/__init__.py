@@ -1,0 +1,1 @@
+"""Episodic memory and order (chapter 10): SORT-lite memories, event boundaries, HCAM."""
