@@ -40,3 +40,16 @@ def test_plot_helpers_return_figures():
     assert isinstance(V.plot_curve([0, 1], [0, 1], "x", "y", ref=0.5), Figure)
     X, _ = E.digit_patterns(3)
     assert len(V.show_patterns(list(X), ["a", "b", "c"]).axes) == 3
+
+
+def test_widget_states_its_result_in_the_figure_and_fits_the_column():
+    """The line that used to be printed above the widget is the figure's title (never stale)."""
+    from memlab.viz import figure_png, png_size
+
+    fig = V.render_retrieval(noise=0.1, n_patterns=5, beta=1.0)
+    title = fig._suptitle.get_text()
+    assert "5 digits stored" in title and "\u03b2=1" in title
+    assert png_size(figure_png(fig))[0] <= 950
+    curve = E.RecallCurve([0.1, 0.2], [1.0, 0.2], [1.0, 0.5], 0.16)
+    ax = V.plot_recall_curve(curve).axes[0]
+    assert ax.get_title() and "$" in ax.get_xlabel()

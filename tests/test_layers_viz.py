@@ -48,3 +48,9 @@ def test_render_accuracy_by_rank():
     f = render_accuracy_by_rank(hits)
     lines = f.axes[0].get_lines()
     assert len(lines) == 2 and lines[1].get_ydata().min() == 1.0 and lines[0].get_ydata()[-1] == 0.0
+
+
+def test_slot_hits_legend_is_outside_the_axes():
+    fig = render_slot_hits(query=0, k=4, n_keys=16)
+    assert fig.legends and not fig.axes[0].get_legend()      # a figure legend, below the plots
+    assert fig.axes[0].get_title()

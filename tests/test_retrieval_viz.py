@@ -39,3 +39,9 @@ def test_static_plots():
                                           {"ratio": 16, "accuracy": 0.8}]), Figure)
     assert isinstance(V.plot_ann([{"nprobe": 1, "recall_at_k": 0.5, "speedup": 10.0},
                                   {"nprobe": 4, "recall_at_k": 0.9, "speedup": 4.0}]), Figure)
+
+
+def test_static_plots_have_titles():
+    assert V.plot_train_loss([2.0, 1.0, 0.5]).axes[0].get_title()
+    fig = V.plot_ann([{"nprobe": 1, "recall_at_k": 0.5, "speedup": 10.0}])
+    assert fig.axes[0].get_title() and fig.axes[1].get_ylabel()

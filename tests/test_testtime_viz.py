@@ -33,3 +33,11 @@ def test_render_rejects_bad_knobs():
 def test_plots():
     assert isinstance(plot_bars({"a": 0.1, "b": 0.5}, "t", "y"), Figure)
     assert isinstance(plot_chunk_gap({1: {"rel_diff": 0.0}, 4: {"rel_diff": 0.1}}), Figure)
+
+
+def test_widget_title_names_the_knobs_and_bars_read():
+    fig = render_recall_vs_age(eta=0.5, theta=0.2, alpha=0.01, depth=1, T=64, d=16)
+    assert "$\\eta$=0.5" in fig.axes[0].get_title()
+    bars = plot_bars({"plain, \u03b8=0.05": 0.1, "momentum \u03b7=0.9, \u03b8=0.05": 0.9}, "t", "y")
+    assert all("\n" in t.get_text() or len(t.get_text()) <= 14
+               for t in bars.axes[0].get_xticklabels())

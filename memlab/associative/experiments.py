@@ -117,7 +117,7 @@ def recall_curve(N: int = 200, loads=None, noise: float = 0.10, trials: int = 3,
     it = loads
     if progress:
         from tqdm.auto import tqdm
-        it = tqdm(loads, desc=f"loads (N={N})")
+        it = tqdm(loads, desc=f"loads (N={N})", leave=False)
     for alpha in it:
         P = max(1, round(alpha * N))
         hits, ms = 0, []

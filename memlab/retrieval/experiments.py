@@ -137,7 +137,7 @@ def _train_loop(model, data, opt, steps, batch_size, seed, device, progress):
     g = torch.Generator().manual_seed(seed)
     n = data.tokens.shape[0]
     losses = []
-    for _ in tqdm(range(steps), disable=not progress, desc="train reader"):
+    for _ in tqdm(range(steps), disable=not progress, desc="train reader", leave=False):
         idx = torch.randint(0, n, (batch_size,), generator=g)
         x, y = data.tokens[idx].to(device), data.targets[idx].to(device)
         logits = model(x)

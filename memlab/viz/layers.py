@@ -42,57 +42,63 @@ def slot_hits(query: int = 0, k: int = 4, n_keys: int = 16, d_key: int = 8, seed
 def render_slot_hits(query: int = 0, k: int = 4, n_keys: int = 16, seed: int = 0):
     """Grid of all N = |K|^2 slots (colour: score), the k x k candidate cross, the top-k hits."""
     h = slot_hits(query, k, n_keys, seed=seed)
-    fig, axes = new_figure(ncols=2, width=4.2, height=3.8)
+    fig, axes = new_figure(ncols=2, width=4.7, height=4.0)
     ax, ax2 = axes[0, 0], axes[0, 1]
     im = ax.imshow(h["scores"], cmap="Greys_r", origin="upper")
+    ax.grid(False)
     fig.colorbar(im, ax=ax, shrink=0.7, label="score $s_{ij}$")
     rr, cc = np.meshgrid(h["rows"], h["cols"], indexing="ij")
     ax.scatter(cc.ravel(), rr.ravel(), s=60, marker="s", facecolors="none",
-               edgecolors="tab:blue", linewidths=1.0, label=f"{k}x{k} candidates")
+               edgecolors="#0072B2", linewidths=1.0, label=f"{k}\u00d7{k} candidates")
     ax.scatter(h["slots"][:, 1], h["slots"][:, 0], s=40, facecolors="none",
-               edgecolors="tab:red", linewidths=2.0, label=f"top-{k} slots")
+               edgecolors="#D55E00", linewidths=2.0, label=f"top-{k} slots")
     ax.set_xlabel("j (sub-key in $K_2$)")
     ax.set_ylabel("i (sub-key in $K_1$)")
     same = np.array_equal(h["exact"], h["found"])
-    ax.set_title(f"query {query}: {len(h['rows'])}x{len(h['cols'])} candidates of "
-                 f"{n_keys ** 2} slots\nexhaustive top-{k} identical: {same}", fontsize=9)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=7)
+    ax.set_title(f"query {query}: {len(h['rows'])}\u00d7{len(h['cols'])} candidates of "
+                 f"{n_keys ** 2} slots\nexhaustive top-{k} identical: {same}")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower left", ncol=2)
     labels = [f"({i},{j})" for i, j in h["slots"]]
-    ax2.barh(range(len(labels))[::-1], h["weights"], color="tab:red")
-    ax2.set_yticks(range(len(labels))[::-1], labels, fontsize=7)
+    ax2.barh(range(len(labels))[::-1], h["weights"], color="#D55E00")
+    ax2.set_yticks(range(len(labels))[::-1], labels, fontsize=8 if len(labels) <= 10 else 6.5)
+    ax2.grid(False, axis="y")
+    ax2.set_ylabel("slot (i, j)")
     ax2.set_xlabel("softmax weight $w$ of the slot's value")
-    ax2.set_title("what the read mixes", fontsize=9)
+    ax2.set_title("what the read mixes")
     return fig
 
 
 def render_slot_usage(hit_counts, title: str = "slot usage"):
     """Sorted access counts of every slot (log scale) from a trained memory."""
     counts = np.sort(np.asarray(hit_counts, dtype=float))[::-1]
-    fig, ax = new_figure(width=5, height=3)
+    fig, ax = new_figure(width=6.0, height=3.2)
     ax.plot(np.arange(1, len(counts) + 1), counts + 1e-9)
     ax.set_yscale("log")
-    ax.set_xlabel("slot rank")
-    ax.set_ylabel("reads")
+    ax.set_xlabel("slot rank (most read first)")
+    ax.set_ylabel("reads (log scale)")
     used = float((counts > 0).mean())
-    ax.set_title(f"{title}: {used:.0%} of {len(counts)} slots read at least once", fontsize=9)
+    ax.set_title(f"{title}: {used:.0%} of {len(counts)} slots read at least once")
     return fig
 
 
 def render_accuracy_by_rank(hits: dict, n_bins: int = 12, tail_from: float | None = 0.5):
     """Accuracy of each model per bin of facts ranked by frequency (log-spaced bins)."""
-    fig, ax = new_figure(width=5.5, height=3.2)
-    for name, hit in hits.items():
+    from memlab.viz import LINESTYLES
+
+    fig, ax = new_figure(width=7.5, height=3.4)
+    for i, (name, hit) in enumerate(hits.items()):
         hit = np.asarray(hit, dtype=float)
         edges = np.unique(np.geomspace(1, len(hit) + 1, n_bins + 1).astype(int))
         centers = np.sqrt(edges[:-1] * edges[1:])
         acc = [hit[a - 1:b - 1].mean() for a, b in itertools.pairwise(edges)]
-        ax.plot(centers, acc, marker="o", label=name)
+        ax.plot(centers, acc, marker="os^D"[i % 4], ls=LINESTYLES[i % len(LINESTYLES)], label=name)
     if tail_from is not None:
         n = len(next(iter(hits.values())))
         ax.axvspan(tail_from * n, n, color="grey", alpha=0.15, lw=0, label="tail")
     ax.set_xscale("log")
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("fact rank by frequency (1 = most frequent)")
-    ax.set_ylabel("accuracy")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("accuracy (per bin of facts)")
+    ax.set_title("where accuracy is lost: facts by frequency rank")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
