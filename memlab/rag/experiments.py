@@ -12,6 +12,7 @@ from memlab.rag import adaptive as A
 from memlab.rag.dense import BM25Retriever, TfidfRetriever, rank, recall_at_k
 from memlab.rag.hipporag import HippoRAG, ppr_networkx, ppr_numpy
 from memlab.rag.hipporag2 import HippoRAG2
+from memlab.report import seed_spread  # re-exported: one helper for every chapter
 from memlab.tasks.factworld import FactWorld, fact_world, popqa_lite
 
 __all__ = [
@@ -132,6 +133,3 @@ def popqa_experiment(n_subjects: int = 1000, n_splits: int = 100, seed: int = 0,
     return res
 
 
-def seed_spread(fn, seeds) -> list[float]:
-    """``[fn(seed) for seed in seeds]`` (the claim's value over seeds, printed beside it)."""
-    return [float(fn(s)) for s in seeds]

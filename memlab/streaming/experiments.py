@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from memlab.report import seed_spread  # re-exported: one helper for every chapter
 from memlab.streaming.framebank import POLICIES, FrameBank
 from memlab.tasks.streams import SceneStream, scene_stream
 
@@ -63,9 +64,6 @@ def compare_policies(n_frames=2000, n_tokens=16, d=64, n_scenes=20, n_events=10,
     return {"metrics": out, "banks": banks, "stream": st}
 
 
-def seed_spread(fn, seeds) -> list:
-    """``[fn(seed) for seed in seeds]`` as floats (the spread printed beside a claim)."""
-    return [float(fn(s)) for s in seeds]
 
 
 # ---------------------------------------------------------------- small, fast versions (checks)
