@@ -225,7 +225,7 @@ def seed_spread(fn, seeds) -> list[float]:
     return [float(fn(s)) for s in seeds]
 
 
-def spread_text(values, seeds=None) -> str:
+def spread_text(values, seeds=None, fmt: str = ".4g") -> str:
     """'0.812 to 0.866 (mean 0.84) over seeds 0-2': a claim's seed spread, printed beside it."""
     values = [float(v) for v in values]
     if not values:
@@ -235,8 +235,8 @@ def spread_text(values, seeds=None) -> str:
         seeds = list(seeds)
         where = (f" over seeds {seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1))
                  else f" over seeds {seeds}")
-    return (f"{min(values):.4g} to {max(values):.4g} (mean {sum(values) / len(values):.4g})"
-            f"{where}")
+    lo, hi, mean = min(values), max(values), sum(values) / len(values)
+    return f"{lo:{fmt}} to {hi:{fmt}} (mean {mean:{fmt}}){where}"
 
 
 def collect(notebook: str | Path | dict) -> dict[str, Any]:

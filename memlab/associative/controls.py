@@ -53,9 +53,10 @@ def metastable_score(dm: dict, beta: float) -> dict:
     return {**row, "is_mixture": bool(2 < row["participation"] < n / 2)}
 
 
-def spread(fn: Callable[[int], float], seeds: Sequence[int] = (1, 2, 3)) -> tuple[list[float], str]:
+def spread(fn: Callable[[int], float], seeds: Sequence[int] = (1, 2, 3),
+           fmt: str = ".3f") -> tuple[list[float], str]:
     """``fn(seed)`` over ``seeds``: the values and a one-line summary to print beside a claim."""
     from memlab.report import seed_spread, spread_text
 
     vals = seed_spread(fn, seeds)
-    return vals, spread_text(vals, seeds)
+    return vals, spread_text(vals, seeds, fmt)
