@@ -1,5 +1,9 @@
 """Chapter 12's claims at small size, with the chapter's own targets and library functions."""
 
+import math
+from unittest import mock
+
+import numpy as np
 import pytest
 
 from memlab.agents.experiments import ku_comparison, measured_retention, monotone_fraction
@@ -8,6 +12,17 @@ from memlab.chapters import get_chapter
 from memlab.tasks.longmemeval import generate
 
 CLAIMS = get_chapter("12").claims
+
+
+def test_a_wrong_curve_fails_both_retention_claims():
+    """exp(-t/(S+1)) is monotone in S, yet the measured curve vs the literal exp(-t/S) catches
+    it; the precedence bug fails both."""
+    import memlab.agents.memorybank as MB
+
+    wrong = lambda t, S, precedence_bug=False: math.exp(-t / (S + 1))
+    with mock.patch.object(MB, "retention", wrong):
+        err = measured_retention(n=400, seed=0)["max_abs_err"]
+        assert not CLAIMS["retention_curve_max_err"].check(err), err
 
 
 def test_retention_monotone_in_strength_and_the_bug_fails_it():
@@ -22,6 +37,9 @@ def test_retention_curve_measured(seed):
     exp(-t/5*S) misses it and orders the strengths the other way round."""
     r = measured_retention(n=400, seed=seed)
     assert CLAIMS["retention_curve_max_err"].check(r["max_abs_err"]), r["max_abs_err"]
+    # the curve written out here, not the library's: exp(-t/S), t in days
+    literal = np.array([[math.exp(-t / S) for t in r["ts"]] for S in r["Ss"]])
+    assert np.abs(r["measured"] - literal).max() == pytest.approx(r["max_abs_err"])
     bug = measured_retention(n=400, seed=seed, precedence_bug=True)
     assert not CLAIMS["retention_curve_max_err"].check(bug["max_abs_err"])
     assert (bug["measured"][0, 1:] > bug["measured"][-1, 1:]).all()   # S=1 outlives S=4

@@ -17,7 +17,9 @@ the ``k = 5`` nearest notes, one LLM call decides ``should_evolve`` and ``action
 *update_neighbor* (overwrite neighbour j's context and tags with
 ``new_context_neighborhood[j]``, ``new_tags_neighborhood[j]``, re-embed it).
 
-Read (``search_agentic``): top-k by cosine, then each hit's linked notes appended (up to k).
+Read (``search_agentic``): top-k by cosine, then each hit's *forward* links appended, and the
+list cut to k (A-mem's ``memories[:k]``). The neighbour search at write time embeds the
+content alone (A-mem's ``find_related_memories(note.content, k)``).
 
 Two known bugs, reproducible by flags:
 * ``validate_links=False``: LLM-suggested link ids are stored unchecked (A-mem #11; an id
@@ -64,7 +66,7 @@ class AMem(AgentMemory):
         meta = {"sources": list(sources), "date": iso_date(self.clock.now),
                 "keywords": a["keywords"], "context": a["context"], "tags": a["tags"],
                 "retrieval_count": 0}
-        neighbours = self.store.search(self.user, _embed_text(content, meta), self.k)
+        neighbours = self.store.search(self.user, content, self.k)   # A-mem: content only
         dec = self.llm.link_notes(content, [h.text for h in neighbours]) if neighbours else \
             {"should_evolve": False}
         with self.store.transaction():
@@ -105,8 +107,8 @@ class AMem(AgentMemory):
         seen = {h.id for h in hits}
         extra = []
         for h in hits:
-            for j in self.store.links(h.id, both=True):
+            for j in self.store.links(h.id):                    # forward links only
                 if j not in seen and len(extra) < k:
                     seen.add(j)
-                    extra += self.store.hits([j], [{"linked_from": h.id}], [0.0])
-        return hits + extra
+                    extra += self.store.hits([j], [{"linked_from": h.id}], [0.0], user=self.user)
+        return (hits + extra)[:k]                               # A-mem: memories[:k]

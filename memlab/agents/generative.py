@@ -97,7 +97,8 @@ class GenerativeAgents(AgentMemory):
         explains = [{**{n: float(v[i]) for n, v in parts.items()},
                      "raw_recency": float(rec[i]), "raw_importance": float(imp[i]),
                      "raw_relevance": float(rel[i])} for i in top]
-        hits = self.store.hits([items[i].id for i in top], explains, [float(score[i]) for i in top])
+        hits = self.store.hits([items[i].id for i in top], explains, [float(score[i]) for i in top],
+                               user=self.user)
         with self.store.transaction():
             for h in hits:
                 self.store.update(h.id, meta={"last_accessed": self.clock.now},

@@ -21,7 +21,9 @@ that is not valid JSON, lacks ``event``, has an ADD / UPDATE without text, or na
 that was never shown is *never* applied as a deletion. ``on_error="add"`` (default): a reply
 that does not parse falls back to ADD for the facts (nothing lost, maybe a duplicate); a bad
 item inside a valid reply is dropped or turned into an ADD (:func:`check_decisions`) while
-the valid items are applied; each problem is recorded in ``self.errors``.
+the valid items are applied; each problem is recorded in ``self.errors``. A decision that
+fails when applied (an id named twice, deleted by the first) is skipped and recorded, and the
+other decisions of the list are still applied, as mem0's loop does.
 ``on_error="raise"`` raises :class:`~memlab.agents.llm.LLMOutputError` before anything is
 written.
 
@@ -98,24 +100,36 @@ class Mem0(AgentMemory):
         out = []
         with self.store.transaction():
             for ev, real, text, d in plan:
-                if ev == "ADD":
-                    h = hashlib.md5(text.encode()).hexdigest()
-                    mid = self.store.add(self.user, text, {**meta, "hash": h},
-                                         reason=d.get("_reason", "ADD: new information"))
-                elif ev == "UPDATE":
-                    old = self.store.get(real)
-                    mid = real
-                    self.store.update(real, text, {"sources": old.meta.get("sources", []) +
-                                                   meta["sources"], "date": meta["date"],
-                                                   "hash": hashlib.md5(text.encode()).hexdigest()},
-                                      reason=f"UPDATE: was {old.text!r}")
-                elif ev == "DELETE":
-                    mid = real
-                    self.store.delete(real, reason=f"DELETE: contradicted by {text!r}")
-                else:
-                    continue
-                out.append({"id": mid, "memory": text, "event": ev})
+                try:
+                    step = self._apply_one(ev, real, text, d, meta)
+                except (KeyError, ValueError) as e:   # e.g. an id named twice, deleted first:
+                    self.errors.append(f"{ev} of id {d.get('id')!r} failed: {e}; skipped")
+                    continue                        # as mem0 does: log it, apply the rest
+                if step is not None:
+                    out.append(step)
         return out
+
+    def _apply_one(self, ev, real, text, d, meta) -> dict | None:
+        """One decision; a KeyError (the id is gone, e.g. named twice) skips only it."""
+        if ev == "ADD":
+            h = hashlib.md5(text.encode()).hexdigest()
+            mid = self.store.add(self.user, text, {**meta, "hash": h},
+                                 reason=d.get("_reason", "ADD: new information"))
+        elif ev == "UPDATE":
+            old = self.store.get(real)
+            if old is None:
+                raise KeyError(f"no memory with id {real}")
+            mid = real
+            self.store.update(real, text, {"sources": old.meta.get("sources", []) +
+                                           meta["sources"], "date": meta["date"],
+                                           "hash": hashlib.md5(text.encode()).hexdigest()},
+                              reason=f"UPDATE: was {old.text!r}")
+        elif ev == "DELETE":
+            mid = real
+            self.store.delete(real, reason=f"DELETE: contradicted by {text!r}")
+        else:
+            return None
+        return {"id": mid, "memory": text, "event": ev}
 
     def retrieve(self, query, k=5):
         return self.store.search(self.user, query, k)

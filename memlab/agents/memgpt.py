@@ -15,9 +15,15 @@ Memory pressure, after each step (``tokens`` = whitespace/regex words, determini
     total = tokens(system) + tokens(core blocks) + tokens(messages in context)
     total > 0.75 * context_window  -> insert ONE system warning (MESSAGE_SUMMARY_WARNING_FRAC)
     total > context_window         -> summarise in place: walk messages oldest-first (never the
-        last 3, KEEP_N_LAST) until > 0.75 of the message tokens (TRUNC_TOKEN_FRAC), extend the
-        cut so it does not end on a user turn, replace them by one system message holding a
-        summary (<= 100 words; recursive: the old summary is summarised again), reset the flag.
+        last 3, KEEP_N_LAST) until > 0.75 of the message tokens (TRUNC_TOKEN_FRAC); if the first
+        message kept is a user turn, evict it too (Letta's "make an assistant message come
+        after the cutoff", one shift); replace them by one system message holding a summary
+        (<= 100 words; recursive: the old summary is summarised again), reset the flag.
+
+``core_memory_replace(label, old, new)`` replaces every occurrence of ``old`` (Letta's
+``str.replace``); an empty ``old`` is refused. A round too long to fit the context window
+beside the system prompt and core memory is refused with a ValueError (it could never be
+brought under budget).
 
 Evicted messages stay in recall. The "agent" here is the rule-based LLM: for every fact it
 reads in a *user* turn it edits the ``human`` block (replace the line of a single-valued slot,
@@ -46,7 +52,7 @@ from memlab.agents.base import AgentMemory, context_of, round_text
 from memlab.agents.embed import tokens
 from memlab.agents.grammar import SINGLE_VALUED, parse_facts
 from memlab.agents.llm import iso_date
-from memlab.agents.store import Hit
+from memlab.agents.store import Hit, check_k
 
 __all__ = ["MemGPT", "count_tokens"]
 
@@ -70,7 +76,8 @@ class MemGPT(AgentMemory):
                  warning_frac: float = WARNING_FRAC, trunc_frac: float = TRUNC_FRAC,
                  keep_last: int = KEEP_LAST, **kw):
         super().__init__(*args, **kw)
-        if context_window < 50:
+        if isinstance(context_window, bool) or not isinstance(context_window, int) or \
+                context_window < 50:
             raise ValueError(f"context_window must be >= 50 tokens, got {context_window}")
         if not 0 < warning_frac < 1 or not 0 < trunc_frac < 1:
             raise ValueError("warning_frac and trunc_frac must be in (0, 1)")
@@ -180,9 +187,11 @@ class MemGPT(AgentMemory):
 
     def core_memory_replace(self, label: str, old: str, new: str,
                             meta: dict | None = None) -> None:
+        if not isinstance(old, str) or not old:
+            raise ValueError(f"core_memory_replace: old must be a non-empty string, got {old!r}")
         if old not in self._block(label):
             raise ValueError(f"{old!r} not found in block {label!r}")
-        text = self.blocks[label].replace(old, new, 1)
+        text = self.blocks[label].replace(old, new)       # every occurrence, as Letta does
         if len(text) > self.block_limit:
             raise ValueError(f"block {label!r} would exceed its limit of {self.block_limit} chars")
         self._write_block(label, "\n".join(line for line in text.splitlines() if line),
@@ -204,6 +213,14 @@ class MemGPT(AgentMemory):
 
     def _observe(self, user_text, assistant_text, sources):
         """One step, one transaction: a crash leaves the step wholly in or wholly out."""
+        occ = self.occupancy()
+        room = self.context_window - occ["system"] - occ["core"]
+        n = count_tokens(user_text) + count_tokens(assistant_text)
+        if n > room:
+            raise ValueError(f"a round of {n} tokens cannot fit the context window of "
+                             f"{self.context_window} tokens ({room} left after the system "
+                             "prompt and core memory): split the message, or raise "
+                             "context_window")
         try:
             with self.store.transaction():
                 self.store.add(self.user, round_text(user_text, assistant_text),
@@ -260,8 +277,8 @@ class MemGPT(AgentMemory):
         while cut < limit and acc <= self.trunc_frac * total:
             acc += count_tokens(msgs[cut]["content"])
             cut += 1
-        while cut < limit and msgs[cut - 1]["role"] == "user":
-            cut += 1   # do not end the evicted block on a user turn
+        if 0 < cut < len(msgs) and msgs[cut]["role"] == "user":
+            cut += 1   # Letta: the first message kept should not be a user turn
         if cut == 0:
             return False
         evicted = [m["content"] for m in msgs[:cut] if m["role"] != "system"]
@@ -288,6 +305,7 @@ class MemGPT(AgentMemory):
         return self.store.search(self.user, query, k, kind="recall")
 
     def contexts(self, query, k=5):
+        k = check_k(k)
         core = [{"text": ln, "date": self.block_dates.get(ln, ("", []))[0],
                  "sources": self.block_dates.get(ln, ("", []))[1], "id": None,
                  "explain": {"core_block": "human"}}

@@ -19,6 +19,9 @@ UPDATE archives the old unit and activates a new version that points to it (upda
 Read: cosine search over *activated* units only (MemOS PR #880 recalls activated only).
 So the current answer is what Mem0 gives, and the trail of versions is kept for audit.
 
+Two decisions on one unit in one reply (UPDATE twice) follow the chain: the second applies to
+the version the first made, so a unit never has two active versions.
+
 Bad decisions (the same policy as Mem0, :func:`~memlab.agents.base.check_decisions`): a
 DELETE or UPDATE naming a unit that was never shown, or an ADD / UPDATE without text, is
 recorded in ``self.errors`` and never applied as a deletion (an unknown-id UPDATE becomes a
@@ -38,6 +41,13 @@ from memlab.agents.llm import LLMOutputError, iso_date
 __all__ = ["STATES", "MemOS"]
 
 STATES = {"active": "activated", "archived": "archived", "deleted": "deleted"}
+
+
+def _follow(head: dict, real):
+    """The newest version made this round of unit ``real`` (``real`` itself if none)."""
+    while real in head:
+        real = head[real]
+    return real
 
 
 class MemOS(AgentMemory):
@@ -74,8 +84,14 @@ class MemOS(AgentMemory):
         prov = {"sources": sources, "extractor": self.llm.name,
                 "session": getattr(self, "session_id", "")}
         now = self.clock.now
+        head: dict = {}                       # unit id -> its newest version in this round
         with self.store.transaction():
             for ev, real, text, d in plan:
+                real = _follow(head, real)    # a second decision on one unit: its new version
+                if real is not None and ev != "ADD" and (self.store.get(real) is None or
+                                                         self.store.get(real).state != "active"):
+                    self.errors.append(f"{ev} of unit {real}: not active; skipped")
+                    continue
                 if ev == "ADD":
                     self.store.add(self.user, text, {
                         "provenance": prov, "version": 1, "previous": None, "date": today,
@@ -87,7 +103,7 @@ class MemOS(AgentMemory):
                     v = old.meta["version"] + 1
                     self.store.update(real, state="archived",
                                       reason=f"archived: superseded by version {v} (conflict)")
-                    self.store.add(self.user, text, {
+                    head[real] = self.store.add(self.user, text, {
                         "provenance": prov, "version": v, "previous": real, "date": today,
                         "sources": sources, "memory_type": "UserMemory", "confidence": 100,
                         "history": old.meta["history"] + [{"version": v,

@@ -37,8 +37,11 @@ transaction; for isolated readers open one store per thread (or process) on the 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
+import time
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -46,7 +49,12 @@ import numpy as np
 
 from memlab.agents.embed import Embedder, HashingEmbedder
 
-__all__ = ["Hit", "Item", "MemoryStore", "SimClock"]
+__all__ = ["AUDIT_ACTOR", "ForgetIncomplete", "Hit", "Item", "MemoryStore", "SimClock",
+           "check_k", "nfc"]
+
+#: the actor of the store's own audit events (a forget is logged under it): the empty
+#: string, which no user id can be, so no user's forget can erase the audit trail
+AUDIT_ACTOR = ""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS memories(
@@ -63,7 +71,46 @@ CREATE TABLE IF NOT EXISTS links(
   PRIMARY KEY(src, dst));
 CREATE TABLE IF NOT EXISTS embedded(
   user_id TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY(user_id, text));
+CREATE TABLE IF NOT EXISTS store_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+class ForgetIncomplete(RuntimeError):
+    """``forget`` deleted the rows but could not purge the file: another connection holds a
+    read transaction, so the old pages stay in the WAL. ``report`` says what was done; call
+    ``forget`` again once the readers are closed."""
+
+    def __init__(self, msg: str, report: dict):
+        super().__init__(msg)
+        self.report = report
+
+
+def nfc(s: str) -> str:
+    """Unicode NFC: "José" typed as e + combining accent and as é is one user, one text."""
+    return unicodedata.normalize("NFC", s)
+
+
+def _finite(x, name: str) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number, got {x!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {x!r}")
+    return v
+
+
+def check_k(k) -> int:
+    """``k`` must be a positive integer (``k = 2.5`` is refused, not truncated)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    return int(k)
+
+
+def _user(user) -> str:
+    if not isinstance(user, str) or not user:
+        raise ValueError(f"user must be a non-empty string, got {user!r}")
+    return nfc(user)
 OPS = ("add", "update", "delete", "link", "forget", "summarise")
 
 
@@ -71,12 +118,13 @@ class SimClock:
     """Injectable simulated time in seconds (all decay and temporal logic read it)."""
 
     def __init__(self, now: float = 0.0):
-        self.now = float(now)
+        self.now = _finite(now, "now")
 
     def set(self, t: float) -> None:
-        self.now = float(t)
+        self.now = _finite(t, "t")
 
     def advance(self, seconds: float) -> None:
+        seconds = _finite(seconds, "seconds")
         if seconds < 0:
             raise ValueError(f"time cannot go backwards: advance({seconds})")
         self.now += seconds
@@ -125,8 +173,35 @@ class MemoryStore:
         self.conn.execute("PRAGMA secure_delete=ON")
         self._lock, self._local = threading.RLock(), threading.local()
         self.conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        self._check_embedder()
         self._cache: dict[str, tuple] = {}   # user -> (ids, kinds, matrix)
         self._pending: dict[str, list] = {}  # user -> [(id, kind, vec)] added since
+        self._data_version = self._version()
+
+    def _check_embedder(self) -> None:
+        """The file remembers the embedder that wrote its vectors (identity and dimension);
+        reopening it with another one is refused (its hits would be silently wrong)."""
+        e = self.embedder
+        ident = {"embedder": str(getattr(e, "identity", type(e).__qualname__)),
+                 "dim": str(int(e.dim))}
+        with self.transaction():
+            have = dict(self.conn.execute("SELECT key, value FROM store_meta"))
+            if not have:
+                row = self.conn.execute("SELECT vec FROM memories WHERE vec IS NOT NULL "
+                                        "LIMIT 1").fetchone()
+                if row is not None and len(row[0]) != 4 * int(e.dim):
+                    raise ValueError(f"{self.path} holds {len(row[0]) // 4}-d vectors; the "
+                                     f"embedder given makes {e.dim}-d ones")
+                self.conn.executemany("INSERT INTO store_meta VALUES (?,?)", ident.items())
+                return
+        if have != ident:
+            raise ValueError(f"{self.path} was written with embedder {have.get('embedder')} "
+                             f"(dim {have.get('dim')}); it cannot be searched with "
+                             f"{ident['embedder']} (dim {ident['dim']}): open it with the "
+                             "same embedder, or re-embed into a new store")
+
+    def _version(self) -> int:
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     # ---- transactions --------------------------------------------------------------------
     @property
@@ -163,19 +238,32 @@ class MemoryStore:
                 self._local.depth = 0
 
     def embed_for(self, user: str, texts: list[str]) -> np.ndarray:
-        """Embed on ``user``'s behalf; record the texts when the embedder caches them."""
+        """Embed on ``user``'s behalf; record the texts when the embedder caches them.
+        Vectors of the wrong shape or with NaN / inf are refused."""
+        user, texts = _user(user), [nfc(t) for t in texts]
         if hasattr(self.embedder, "evict") and texts:
             with self.transaction():
                 self.conn.executemany("INSERT OR IGNORE INTO embedded VALUES (?,?)",
                                       [(user, t) for t in texts])
-        return self.embedder.embed(texts)
+        vecs = np.asarray(self.embedder.embed(texts))
+        if vecs.shape != (len(texts), self.embedder.dim):
+            raise ValueError(f"the embedder returned shape {vecs.shape}, expected "
+                             f"({len(texts)}, {self.embedder.dim})")
+        if not np.isfinite(vecs).all():
+            raise ValueError("the embedder returned NaN or inf for "
+                             f"{[t[:40] for t, ok in zip(texts, np.isfinite(vecs).all(1)) if not ok]}")
+        return vecs
+
+    def _ts(self, ts) -> float:
+        return self.clock.now if ts is None else _finite(ts, "ts")
 
     def _event(self, user, mid, op, text=None, old=None, meta=None, reason="", ts=None):
         assert op in OPS, op
+        ts = self._ts(ts)
         self.conn.execute(
             "INSERT INTO events(ts,user_id,memory_id,op,text,old_text,meta,reason) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            (self.clock.now if ts is None else ts, user, mid, op, text, old,
+            (ts, user, mid, op, text, old,
              json.dumps(meta) if meta is not None else None, reason))
 
     # ---- writes ---------------------------------------------------------------------------
@@ -186,9 +274,8 @@ class MemoryStore:
         searched with ``embed=False``); returns the new id."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("text must be a non-empty string")
-        if not isinstance(user, str) or not user:
-            raise ValueError("user must be a non-empty string")
-        ts = self.clock.now if ts is None else ts
+        user, text = _user(user), nfc(text)
+        ts = self._ts(ts)
         meta = dict(meta or {})
         with self.transaction():
             vec = (self.embed_for(user, [embed_text or text])[0].astype(np.float32)
@@ -215,7 +302,8 @@ class MemoryStore:
         if text is not None and (not isinstance(text, str) or not text.strip()):
             raise ValueError(f"update of memory {mid}: text must be a non-empty string or None "
                              f"(to remove a memory use delete), got {text!r}")
-        ts = self.clock.now if ts is None else ts
+        text = None if text is None else nfc(text)
+        ts = self._ts(ts)
         with self.transaction():
             old = self.get(mid)
             if old is None:
@@ -238,6 +326,7 @@ class MemoryStore:
 
     def delete(self, mid: int, reason: str = "", ts: float | None = None) -> None:
         """Hard delete of the row (Mem0 classic); the event log keeps what it said."""
+        ts = self._ts(ts)
         with self.transaction():
             old = self.get(mid)
             if old is None:
@@ -252,12 +341,16 @@ class MemoryStore:
         self._pending.pop(user, None)
 
     def link(self, src: int, dst: int, reason: str = "", ts: float | None = None) -> None:
+        """Link ``src -> dst``; both must be the same user's (a link never crosses users)."""
+        ts = self._ts(ts)
         with self.transaction():
             a, b = self.get(src), self.get(dst)
             if a is None or b is None:
                 raise KeyError(f"cannot link {src} -> {dst}: unknown id")
+            if a.user_id != b.user_id:
+                raise ValueError(f"cannot link {src} -> {dst}: they belong to different users")
             self.conn.execute("INSERT OR IGNORE INTO links VALUES (?,?,?,?)",
-                              (a.user_id, src, dst, self.clock.now if ts is None else ts))
+                              (a.user_id, src, dst, ts))
             self._event(a.user_id, src, "link", str(dst), None, {"dst": dst}, reason, ts)
 
     def summarise(self, user: str, text: str, sources: list[int], reason: str = "",
@@ -265,32 +358,72 @@ class MemoryStore:
         return self.add(user, text, {**(meta or {}), "sources": list(sources)}, reason,
                         kind="summary", op="summarise")
 
-    def forget(self, user: str, reason: str = "user asked to be forgotten") -> dict:
-        """Purge every trace of ``user``: rows, vectors, links, events, caches, freed pages.
+    def forget(self, user: str, reason: str = "user asked to be forgotten",
+               busy_wait: float = 5.0) -> dict:
+        """Purge every trace of ``user``: rows, vectors, links (either end), events, caches,
+        freed pages. User ids are compared after NFC normalisation, so rows written under
+        another normalisation of the same name go too.
 
         The embedder's cache loses every text embedded for the user: stored texts, texts
-        replaced by updates (``old_text`` of events), vector texts and queries (``embedded``)."""
+        replaced by updates (``old_text`` of events), vector texts and queries (``embedded``).
+        The file is then checkpointed and vacuumed; while another connection holds a read
+        transaction the checkpoint cannot finish (old pages stay in the WAL): it is retried
+        for ``busy_wait`` seconds, then :class:`ForgetIncomplete` is raised (the rows are
+        gone; call ``forget`` again when the readers have closed)."""
+        user = _user(user)
         with self.transaction():
-            texts = {r[0] for r in self.conn.execute(
-                "SELECT text FROM memories WHERE user_id=? UNION SELECT text FROM events "
-                "WHERE user_id=? AND text IS NOT NULL UNION SELECT old_text FROM events "
-                "WHERE user_id=? AND old_text IS NOT NULL UNION SELECT text FROM embedded "
-                "WHERE user_id=?", (user,) * 4)}
-            n = self.conn.execute("DELETE FROM memories WHERE user_id=?", (user,)).rowcount
-            e = self.conn.execute("DELETE FROM events WHERE user_id=?", (user,)).rowcount
-            self.conn.execute("DELETE FROM links WHERE user_id=?", (user,))
-            self.conn.execute("DELETE FROM embedded WHERE user_id=?", (user,))
-        self._drop(user)
+            names = [u for (u,) in self.conn.execute(
+                "SELECT DISTINCT user_id FROM memories UNION SELECT DISTINCT user_id FROM events "
+                "UNION SELECT DISTINCT user_id FROM embedded") if u and nfc(u) == user]
+            texts, n, e = set(), 0, 0
+            for u in names:
+                texts |= {r[0] for r in self.conn.execute(
+                    "SELECT text FROM memories WHERE user_id=? UNION SELECT text FROM events "
+                    "WHERE user_id=? AND text IS NOT NULL UNION SELECT old_text FROM events "
+                    "WHERE user_id=? AND old_text IS NOT NULL UNION SELECT text FROM embedded "
+                    "WHERE user_id=?", (u,) * 4)}
+                self.conn.execute("DELETE FROM links WHERE user_id=? OR src IN (SELECT id FROM "
+                                  "memories WHERE user_id=?) OR dst IN (SELECT id FROM memories "
+                                  "WHERE user_id=?)", (u, u, u))
+                n += self.conn.execute("DELETE FROM memories WHERE user_id=?", (u,)).rowcount
+                e += self.conn.execute("DELETE FROM events WHERE user_id=?", (u,)).rowcount
+                self.conn.execute("DELETE FROM embedded WHERE user_id=?", (u,))
+            # the purge itself is logged without naming the user (a count, not an identity)
+            self._event(AUDIT_ACTOR, None, "forget", None, None, {"rows": n, "events": e},
+                        reason)
+        for u in names + [user]:
+            self._drop(u)
         if hasattr(self.embedder, "evict"):
             self.embedder.evict(sorted(texts))
+        report = {"rows": n, "events": e, "file": "purged"}
         if self.path != ":memory:":
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self.conn.execute("VACUUM")
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        # the purge itself is logged without naming the user (a count, not an identity)
-        with self.transaction():
-            self._event("-", None, "forget", None, None, {"rows": n, "events": e}, reason)
-        return {"rows": n, "events": e}
+            report["file"] = self._purge_file(busy_wait, report)
+        return report
+
+    def _checkpoint(self) -> bool:
+        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+
+    def _purge_file(self, busy_wait: float, report: dict) -> str:
+        deadline = time.monotonic() + max(0.0, busy_wait)
+        with self._lock:
+            while True:
+                try:
+                    if self._checkpoint():
+                        self.conn.execute("VACUUM")
+                        if self._checkpoint():
+                            return "purged"
+                except sqlite3.OperationalError as err:   # VACUUM: "database is locked"
+                    if "locked" not in str(err) and "busy" not in str(err):
+                        raise
+                if time.monotonic() >= deadline:
+                    report["file"] = "not purged"
+                    raise ForgetIncomplete(
+                        f"forget: the rows are deleted, but another connection holds a read "
+                        f"transaction on {self.path}, so their old pages are still in the "
+                        f"file / WAL after {busy_wait:g} s of retries; close the other "
+                        "connections' transactions and call forget again", report)
+                time.sleep(0.05)
 
     # ---- reads ----------------------------------------------------------------------------
     def _item(self, r) -> Item:
@@ -303,6 +436,7 @@ class MemoryStore:
         return self._item(r) if r else None
 
     def items(self, user: str, kind: str | None = None, state: str | None = "active") -> list[Item]:
+        user = _user(user)
         q, args = f"SELECT {self._COLS} FROM memories WHERE user_id=?", [user]
         if kind is not None:
             q, args = q + " AND kind=?", args + [kind]
@@ -313,6 +447,7 @@ class MemoryStore:
     def count(self, user: str | None = None) -> int:
         if user is None:
             return self.conn.execute("SELECT COUNT(*) FROM memories").fetchone()[0]
+        user = _user(user)
         return self.conn.execute("SELECT COUNT(*) FROM memories WHERE user_id=?",
                                  (user,)).fetchone()[0]
 
@@ -333,12 +468,16 @@ class MemoryStore:
 
     def events(self, user: str) -> list[dict]:
         cols = ("seq", "ts", "memory_id", "op", "text", "old_text", "reason")
+        user = user if user == AUDIT_ACTOR else _user(user)
         rows = self.conn.execute(f"SELECT {','.join(cols)} FROM events WHERE user_id=? "
                                  "ORDER BY seq", (user,))
         return [dict(zip(cols, r)) for r in rows]
 
     def as_of(self, user: str, t: float) -> dict[int, dict]:
         """The user's memories as they were at time ``t``: a fold over the event log."""
+        user = _user(user)
+        if not isinstance(t, (int, float, np.number)) or math.isnan(t):
+            raise ValueError(f"t must be a number (inf: every event), got {t!r}")
         state: dict[int, dict] = {}
         for seq, mid, op, text, meta in self.conn.execute(
                 "SELECT seq, memory_id, op, text, meta FROM events WHERE user_id=? AND ts<=? "
@@ -353,10 +492,17 @@ class MemoryStore:
 
     def vectors(self, user: str, kind: str | None = None, fresh: bool = False):
         """``(ids [n], matrix [n, d])`` of the user's active memories (cached per process)."""
+        user = _user(user)
         with self._lock:
             return self._vectors(user, kind, fresh)
 
     def _vectors(self, user, kind, fresh):
+        if self.path != ":memory:" and not self._depth:
+            v = self._version()        # another connection committed: every cache is stale
+            if v != self._data_version:
+                self._data_version = v
+                self._cache.clear()
+                self._pending.clear()
         if fresh or user not in self._cache:
             self._pending.pop(user, None)
             rows = self.conn.execute("SELECT id, kind, vec FROM memories WHERE user_id=? AND "
@@ -382,8 +528,7 @@ class MemoryStore:
     def search(self, user: str, query: str, k: int = 5, kind: str | None = None,
                fresh: bool = False) -> list[Hit]:
         """Top-``k`` active memories by cosine; ``explain`` = ``{"cosine": s}``."""
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        k, user = check_k(k), _user(user)
         ids, mat = self.vectors(user, kind, fresh)
         if len(ids) == 0:
             return []
@@ -394,13 +539,18 @@ class MemoryStore:
             part = np.argpartition(-s, k - 1)[:k]
             top = part[np.argsort(-s[part], kind="stable")]
         return self.hits([int(ids[i]) for i in top], [{"cosine": float(s[i])} for i in top],
-                         [float(s[i]) for i in top])
+                         [float(s[i]) for i in top], user=user)
 
-    def hits(self, ids: list[int], explains: list[dict], scores: list[float]) -> list[Hit]:
+    def hits(self, ids: list[int], explains: list[dict], scores: list[float],
+             user: str | None = None, state: str | None = "active") -> list[Hit]:
+        """Hits for ``ids``, each row re-read now: a row deleted, no longer in ``state`` or
+        not ``user``'s (when given) -- e.g. changed by another process -- is left out."""
+        user = None if user is None else _user(user)
         out = []
         for mid, ex, sc in zip(ids, explains, scores):
             it = self.get(mid)
-            if it is not None:
+            if it is not None and (state is None or it.state == state) and \
+                    (user is None or it.user_id == user):
                 out.append(Hit(mid, it.text, sc, ex, it.meta, it.created_at, it.updated_at,
                                it.kind))
         return out
