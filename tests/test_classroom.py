@@ -1,6 +1,8 @@
 """`memlab assign` / `memlab grade`: student versions and autograding (nbgrader markers)."""
 
 import json
+import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -192,6 +194,10 @@ def test_assign_every_chapter(path, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", CHAPTER_NBS, ids=lambda p: p.name)
 def test_grade_every_chapter_solution_full_student_zero(path, tmp_path):
+    # grade a copy: the grader restores an instructor notebook changed during a run, which must
+    # never touch the repository's notebooks
+    (tmp_path / "src").mkdir()
+    path = Path(shutil.copy(path, tmp_path / "src" / path.name))
     student = assign([path], tmp_path / "student")[0]
     rows = grade([path], tmp_path / "g1", source=path, timeout=300)
     assert rows and all(r.points == r.max_points for r in rows), [r for r in rows if r.points < r.max_points]
