@@ -3,7 +3,7 @@
 Paper: He, Ding, Zhang, Shen, Xu, Cong, "HMT: Hierarchical Memory Transformer for Efficient
 Long Context Language Processing" (NAACL 2025, arXiv 2024). Public code: ``OswaldHe/HMT-pytorch``,
 ``modeling_rmt/language_modeling.py`` and ``modeling_rmt/long_mem_cross_attn.py`` -- followed here
-(without its hard-coded ``.cuda()`` calls).
+(without its CUDA-only device calls).
 
 Glossary (paper symbol -> variable)::
 
