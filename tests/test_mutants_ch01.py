@@ -10,18 +10,11 @@ from memlab.testing import mutants as M
 
 
 def _run(check_name: str, mutant_name: str | None = None) -> M.CheckResult:
-    c = M.CHECKS[("01", check_name)]
-    if mutant_name is None:
-        return M.run_check(c)
-    with M.MUTANTS[mutant_name].apply():
-        return M.run_check(c)
+    return M.run_check_under("01", check_name, mutant_name)
 
 
 def test_every_mechanism_has_three_mutants():
-    mechs = {}
-    for m in M.MUTANTS.values():
-        if m.chapter == "01":
-            mechs[m.mechanism] = mechs.get(m.mechanism, 0) + 1
+    mechs = M.mechanism_counts("01")
     assert len(mechs) == 4 and min(mechs.values()) >= 3, mechs
 
 

@@ -39,12 +39,25 @@ import importlib
 import math
 import pkgutil
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Callable
 
-__all__ = ["Mutant", "Check", "mutant", "check", "discover", "mutants", "checks", "run_check",
-           "kill_matrix", "MUTANTS", "CHECKS"]
+__all__ = [
+    "CHECKS",
+    "MUTANTS",
+    "Check",
+    "Mutant",
+    "check",
+    "checks",
+    "discover",
+    "kill_matrix",
+    "mechanism_counts",
+    "mutant",
+    "mutants",
+    "run_check",
+    "run_check_under",
+]
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,24 @@ def run_check(c: Check) -> CheckResult:
                        time.perf_counter() - t0)
 
 
+def run_check_under(chapter: str | int, check_name: str, mutant_name: str | None = None) -> CheckResult:
+    """One registered check of ``chapter``, unbroken or with one named mutant applied."""
+    discover()
+    c = CHECKS[(_chapter_key(chapter), check_name)]
+    if mutant_name is None:
+        return run_check(c)
+    with MUTANTS[mutant_name].apply():
+        return run_check(c)
+
+
+def mechanism_counts(chapter: str | int) -> dict[str, int]:
+    """Mutants per mechanism of ``chapter``."""
+    out: dict[str, int] = {}
+    for m in mutants(chapter):
+        out[m.mechanism] = out.get(m.mechanism, 0) + 1
+    return out
+
+
 @dataclass
 class Matrix:
     chapter: str
@@ -208,8 +239,8 @@ def format_matrix(mat: Matrix) -> str:
 
     width = max([len(n) for n in mat.rows] + [len("(unbroken)"), 8])
     cols = [max(len(c), 10) for c in mat.checks]
-    lines = [f"chapter {mat.chapter}: {len(mat.rows)} mutants x {len(mat.checks)} checks "
-             f"(X = check failed = mutant killed)"]
+    lines = [(f"chapter {mat.chapter}: {len(mat.rows)} mutants x {len(mat.checks)} checks "
+              f"(X = check failed = mutant killed)")]
     lines += ["  " + " " * width + "  " + "  ".join(f"c{i}".ljust(w) for i, w in enumerate(cols))]
     for i, c in enumerate(mat.checks):
         lines.append(f"    c{i} = {c}  (target {CHECKS[(mat.chapter, c)].resolved_target()})")
