@@ -17,6 +17,14 @@ def test_sigkill_mid_write_loses_nothing_committed(tmp_path):
     assert r["rows_after"] >= 40          # plus whatever committed after the last line read
 
 
+def test_sigkill_negative_control_writer_that_acks_before_commit_loses_writes(tmp_path):
+    # the same kill, with the bug: each id is printed inside its transaction, before COMMIT
+    r = crash_writer(tmp_path / "c.db", kill_after=4, ack_before_commit=True)
+    assert r["returncode"] == -9 and r["committed_seen"] == 4
+    assert r["lost"] >= 1 and r["rows_after"] == 3
+    assert r["integrity"] == "ok" and r["events_match"]   # the file itself stays intact
+
+
 def test_two_processes_write_concurrently(tmp_path):
     r = concurrent_writers(tmp_path / "w.db", n=150)
     assert r["returncodes"] == [0, 0], r["errors"]

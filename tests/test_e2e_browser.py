@@ -1,8 +1,10 @@
 """A real browser: JupyterLab on localhost driven by Playwright with Debian's chromium.
 
-Opens chapter 01, runs all cells, moves the first widget slider, and checks that the plot
-changed and that no cell errored; then saves, shuts the kernel down, reopens the notebook and
-checks that every widget cell still shows a figure (its static snapshot). A screenshot is kept in ``test-artifacts/``. Skipped when
+For every chapter, as a student would: open it, Run All, check that no cell errored, move the
+first control of the first widget (a slider, a dropdown or a toggle) and check that its figure
+redrew; then save, shut the kernel down, reopen the notebook and check that every widget cell
+still shows a figure (its static snapshot). Screenshots of each chapter, before and after the
+reopen, are kept in ``test-artifacts/``. Skipped when
 chromium or playwright is missing, except where MEMLAB_REQUIRE_E2E=1 (CI: ``.ci/run`` installs
 Debian's chromium and sets it; no browser is downloaded).
 """
@@ -20,7 +22,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-NOTEBOOK = os.environ.get("MEMLAB_E2E_NOTEBOOK", "01_associative_memory.ipynb")
+# MEMLAB_E2E_NOTEBOOK=01_associative_memory.ipynb runs one chapter only
+NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+                   if os.environ.get("MEMLAB_E2E_NOTEBOOK", p.name) == p.name)
 # Debian's chromium (.ci/run installs it); a GitHub runner image's Google Chrome also works.
 CHROMIUM = (shutil.which("chromium") or shutil.which("chromium-browser")
             or shutil.which("google-chrome"))
@@ -128,38 +132,82 @@ def _tracebacks(page) -> list[str]:
         "els => els.map(e => e.textContent).filter(t => t.includes('Traceback'))")
 
 
-def _save_reopen_and_check_figures(page, lab: str) -> None:
+def _saved_code_cells(lab: str, notebook: str) -> list[list[str]]:
+    """The output mime types of every code cell of the notebook as saved on disk."""
+    import json
+    with urllib.request.urlopen(f"{lab}/api/contents/{notebook}?content=1", timeout=30) as r:
+        nb = json.load(r)["content"]
+    return [[k for o in c.get("outputs", []) for k in _mimes(o.get("data") or {})]
+            for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+FIGURE_WIDGET = "figure-widget"   # a widget output that draws a figure (viz.interactive's VBox)
+
+
+def _mimes(data: dict) -> list[str]:
+    """The output's mime types, plus FIGURE_WIDGET for a figure widget: a progress bar is a
+    widget too, but only a figure needs a static copy to read after a reload."""
+    extra = ([FIGURE_WIDGET] if "application/vnd.jupyter.widget-view+json" in data
+             and str(data.get("text/plain", "")).startswith("VBox(") else [])
+    return [*data, *extra]
+
+
+def _widget_cells(cells: list[list[str]]) -> list[list[str]]:
+    return [m for m in cells if FIGURE_WIDGET in m]
+
+
+def _save_reopen_and_check_figures(page, lab: str, notebook: str) -> None:
     """Save, shut the kernel down (a student closing the laptop), reopen: every cell that
-    showed a widget must still show a figure (the widget's static snapshot PNG)."""
-    page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); return true; }")
-    deadline = time.time() + 60
-    while time.time() < deadline and page.evaluate(
-            "() => { " + _NOTEBOOK_JS + " return !nb || nb.context.model.dirty; }"):
-        time.sleep(0.5)
+    showed a widget must still show a figure (the widget's static snapshot PNG).
+
+    Each step waits for its own evidence, not for time: the save for the file on disk (read
+    back through the contents API), the reopened notebook for its context to be ready and its
+    cell count to equal the file's (a notebook widget exists before its content is loaded,
+    with a placeholder cell; reading it then was a CI flake)."""
+    on_disk: list[list[str]] = []
+    for _ in range(3):
+        page.evaluate("async () => { await window.jupyterapp.commands.execute('docmanager:save');"
+                      " return true; }")
+        deadline = time.time() + 60
+        while time.time() < deadline and page.evaluate(
+                "() => { " + _NOTEBOOK_JS + " return !nb || nb.context.model.dirty; }"):
+            time.sleep(0.5)
+        on_disk = _saved_code_cells(lab, notebook)
+        if _widget_cells(on_disk):
+            break
+        time.sleep(2)
+    assert _widget_cells(on_disk), "the saved file holds no widget output"
+    assert all("image/png" in m for m in _widget_cells(on_disk)), (
+        "a widget cell was saved without its static figure", _widget_cells(on_disk))
     _shutdown_sessions(lab)
-    page.goto(f"{lab}/lab/tree/{NOTEBOOK}?reset", timeout=120_000)
+    page.goto(f"{lab}/lab/tree/{notebook}?reset", timeout=120_000)
     deadline = time.time() + 120
     cells = None
     while time.time() < deadline:
         _accept_kernel_dialog(page)
         cells = page.evaluate(
-            "() => { " + _NOTEBOOK_JS + " if (!nb) return null; const cs = nb.content.model.cells;"
+            "() => { " + _NOTEBOOK_JS + " if (!nb || !nb.context.isReady) return null;"
+            " const cs = nb.content.model.cells;"
             " const out = []; for (let i = 0; i < cs.length; i++) { const c = cs.get(i);"
             " if (c.type !== 'code') continue; const mimes = [];"
-            " for (let j = 0; j < c.outputs.length; j++) {"
-            "   mimes.push(...Object.keys(c.outputs.get(j).data || {})); }"
+            " for (let j = 0; j < c.outputs.length; j++) { const d = c.outputs.get(j).data || {};"
+            "   mimes.push(...Object.keys(d));"
+            "   if (d['application/vnd.jupyter.widget-view+json'] &&"
+            "       String(d['text/plain'] || '').startsWith('VBox(')) mimes.push('" + FIGURE_WIDGET + "'); }"
             " out.push(mimes); } return out; }")
-        if cells:
+        if cells and len(cells) == len(on_disk) and _widget_cells(cells):
             break
         time.sleep(0.5)
     assert cells, "the notebook did not reopen"
-    widget_cells = [m for m in cells if "application/vnd.jupyter.widget-view+json" in m]
-    assert widget_cells, "no widget output was saved"
+    assert len(cells) == len(on_disk), ("the reopened notebook has a different cell count",
+                                        len(cells), len(on_disk))
+    widget_cells = _widget_cells(cells)
+    assert widget_cells, "the reopened notebook shows no widget output"
     assert all("image/png" in m for m in widget_cells), (
         "a widget cell keeps no static figure after save and reopen", widget_cells)
     page.locator(".jp-OutputArea-output[data-mime-type='image/png'] img").first.wait_for(
         timeout=60_000)
-    page.screenshot(path=str(ARTIFACTS / "e2e_chapter01_reopened.png"), full_page=False)
+    page.screenshot(path=str(ARTIFACTS / f"e2e_{notebook[:2]}_reopened.png"), full_page=False)
 
 
 class _NotReady(Exception):
@@ -175,22 +223,89 @@ def _shutdown_sessions(lab: str) -> None:
         urllib.request.urlopen(req, timeout=30).close()
 
 
-def test_chapter01_runs_and_slider_changes_plot(lab):
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_chapter_runs_in_the_browser(lab, notebook):
     """One retry, from a fresh page and kernel, for a browser or JupyterLab that did not get
-    ready (seen once on a loaded CI machine). A cell that errors or a slider that does not
+    ready (seen once on a loaded CI machine). A cell that errors or a control that does not
     redraw fails at once: those are the notebook's faults, and would fail again."""
     from playwright.sync_api import Error as PlaywrightError
 
     ARTIFACTS.mkdir(exist_ok=True)
     try:
-        _drive_browser(lab, attempt=1)
+        _drive_browser(lab, notebook, attempt=1)
     except (_NotReady, PlaywrightError) as first:
         print(f"browser attempt 1 did not get ready, retrying once: {first!r:.500}")
         _shutdown_sessions(lab)
-        _drive_browser(lab, attempt=2)
+        _drive_browser(lab, notebook, attempt=2)
 
 
-def _drive_browser(lab: str, attempt: int) -> None:
+# The first widget box (viz.interactive: a VBox of controls and an Image) and its first
+# control. Returns the kind of control moved, or null when the chapter shows no widget.
+_MOVE_CONTROL_JS = """() => {
+  const boxes = [...document.querySelectorAll('.widget-vbox')].filter(
+      b => b.querySelector(':scope > img.widget-image, :scope > .widget-image'));
+  if (!boxes.length) return null;
+  boxes[0].setAttribute('data-e2e-box', '1');
+  boxes[0].scrollIntoView();
+  if (boxes[0].querySelector('.widget-slider .noUi-handle')) return 'slider';
+  const sel = boxes[0].querySelector('.widget-dropdown select');
+  if (sel && sel.options.length > 1) {
+    sel.selectedIndex = (sel.selectedIndex + 1) % sel.options.length;
+    sel.dispatchEvent(new Event('change', {bubbles: true}));
+    return 'dropdown';
+  }
+  const buttons = boxes[0].querySelectorAll('.widget-toggle-buttons button');
+  for (const b of buttons) {
+    if (!b.classList.contains('mod-active')) { b.click(); return 'toggle'; }
+  }
+  const check = boxes[0].querySelector('.widget-checkbox input');
+  if (check) { check.click(); return 'checkbox'; }
+  return 'none';
+}"""
+
+
+def _move_first_control(page, notebook: str) -> str | None:
+    """Move the first control of the first widget and check its figure redraws."""
+    page.evaluate("() => { document.querySelectorAll('[data-e2e-box]').forEach("
+                  "b => b.removeAttribute('data-e2e-box')); return true; }")
+    has_box = page.evaluate(
+        "() => [...document.querySelectorAll('.widget-vbox')].some("
+        "b => b.querySelector(':scope > img.widget-image'))")
+    if not has_box:
+        # the DOM holds only the cells near the view: scroll through the notebook once
+        for _ in range(60):
+            page.mouse.wheel(0, 1500)
+            time.sleep(0.2)
+            if page.evaluate("() => [...document.querySelectorAll('.widget-vbox')].some("
+                             "b => b.querySelector(':scope > img.widget-image'))"):
+                break
+    img_sel = "[data-e2e-box] > img.widget-image"
+    # read the figure before moving anything
+    page.evaluate("() => { const b = [...document.querySelectorAll('.widget-vbox')].find("
+                  "b => b.querySelector(':scope > img.widget-image'));"
+                  " if (b) b.setAttribute('data-e2e-box', '1'); return true; }")
+    if not page.locator(img_sel).count():
+        return None
+    page.locator(img_sel).first.scroll_into_view_if_needed()
+    before = page.locator(img_sel).first.get_attribute("src")
+    kind = page.evaluate(_MOVE_CONTROL_JS)
+    if kind == "slider":
+        handle = page.locator("[data-e2e-box] .widget-slider .noUi-handle").first
+        handle.focus()
+        for _ in range(3):
+            handle.press("ArrowRight")
+    deadline = time.time() + 60
+    after = before
+    while time.time() < deadline and after == before:
+        time.sleep(0.5)
+        after = page.locator(img_sel).first.get_attribute("src")
+    page.screenshot(path=str(ARTIFACTS / f"e2e_{notebook[:2]}.png"), full_page=False)
+    assert kind != "none", f"{notebook}: the first widget has no control a student can move"
+    assert after != before, f"{notebook}: moving the {kind} did not redraw the figure"
+    return kind
+
+
+def _drive_browser(lab: str, notebook: str, attempt: int) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -201,7 +316,7 @@ def _drive_browser(lab: str, attempt: int) -> None:
                   "--disable-sync", "--disable-dev-shm-usage"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{lab}/lab/tree/{NOTEBOOK}?reset", timeout=120_000)
+            page.goto(f"{lab}/lab/tree/{notebook}?reset", timeout=120_000)
             # JupyterLab may ask which kernel to start (more often on a loaded machine):
             # accept its default, the notebook's own python3 kernel; then wait until the
             # kernel itself reports idle (the toolbar indicator can be idle before it exists)
@@ -211,7 +326,7 @@ def _drive_browser(lab: str, attempt: int) -> None:
                 time.sleep(0.5)
             if _kernel_status(page) != "idle":
                 raise _NotReady(f"kernel: {_kernel_status(page)} after 180 s")
-            deadline, last_run = time.time() + 240, 0.0
+            deadline, last_run = time.time() + 300, 0.0
             while time.time() < deadline:
                 _accept_kernel_dialog(page)
                 done, total, status = _progress(page)
@@ -227,29 +342,15 @@ def _drive_browser(lab: str, attempt: int) -> None:
                     break
                 time.sleep(1)
             else:
-                raise _NotReady(f"cells did not finish in 240 s: {_progress(page)}")
+                raise _NotReady(f"cells did not finish in 300 s: {_progress(page)}")
             assert not _tracebacks(page)
-
-            slider = page.locator(".widget-slider").first
-            slider.scroll_into_view_if_needed()
-            box = slider.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]")
-            img = box.locator("img.widget-image").first
-            img.wait_for(timeout=60_000)
-            before = img.get_attribute("src")
-            handle = slider.locator(".noUi-handle").first
-            handle.focus()
-            for _ in range(3):
-                handle.press("ArrowRight")
-            deadline = time.time() + 60
-            after = before
-            while time.time() < deadline and after == before:
-                time.sleep(0.5)
-                after = box.locator("img.widget-image").first.get_attribute("src")
-            page.screenshot(path=str(ARTIFACTS / "e2e_chapter01.png"), full_page=False)
-            assert after != before, "moving the slider did not redraw the plot"
-            _save_reopen_and_check_figures(page, lab)
+            kind = _move_first_control(page, notebook)
+            if kind is None:  # a chapter without a widget: Run All clean is what it shows
+                page.screenshot(path=str(ARTIFACTS / f"e2e_{notebook[:2]}.png"), full_page=False)
+            else:
+                _save_reopen_and_check_figures(page, lab, notebook)
         finally:
             try:
-                page.screenshot(path=str(ARTIFACTS / f"e2e_chapter01_final_{attempt}.png"))
+                page.screenshot(path=str(ARTIFACTS / f"e2e_{notebook[:2]}_final_{attempt}.png"))
             finally:
                 browser.close()

@@ -37,16 +37,24 @@ if "memlab" not in sys.modules:   # import the store without memlab/__init__ (an
 from memlab.agents.store import MemoryStore
 s = MemoryStore(sys.argv[1])
 user, n = sys.argv[2], int(sys.argv[3])
+ack_early = len(sys.argv) > 5 and sys.argv[5] == "ack-before-commit"
 for i in range(n):
+    if ack_early:                 # the bug: acknowledge inside the transaction, then commit
+        import time
+        with s.transaction():
+            mid = s.add(user, f"{user} note {i}: " + "x" * 200, {"i": i}, reason="writer")
+            print(mid, flush=True)
+            time.sleep(0.5)       # the work a real writer does between its ack and COMMIT
+        continue
     mid = s.add(user, f"{user} note {i}: " + "x" * 200, {"i": i}, reason="writer")
     print(mid, flush=True)
 """
 
 
-def _child(path, user, n):
+def _child(path, user, n, mode="ack-after-commit"):
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, "-c", _WRITER, str(path), user, str(n), root],
+    return subprocess.Popen([sys.executable, "-c", _WRITER, str(path), user, str(n), root, mode],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -61,12 +69,16 @@ def consistency(store: MemoryStore) -> dict:
 
 
 def crash_writer(path: str | Path | None = None, kill_after: int = 50, n: int = 100000,
-                 timeout: float = 60.0) -> dict:
-    """SIGKILL a writer after ``kill_after`` committed adds; report what survived."""
+                 timeout: float = 60.0, ack_before_commit: bool = False) -> dict:
+    """SIGKILL a writer after ``kill_after`` acknowledged adds; report what survived.
+
+    ``ack_before_commit=True`` is the negative control: a writer that acknowledges each id
+    inside its transaction, before COMMIT. The kill then lands between an ack and its commit,
+    and the acknowledged write is lost, so a test of ``lost == 0`` can fail."""
     path = Path(path or tempfile.mkdtemp()) / "crash.db" if path is None or Path(path).is_dir() \
         else Path(path)
     MemoryStore(str(path)).close()
-    p = _child(path, "crash", n)
+    p = _child(path, "crash", n, "ack-before-commit" if ack_before_commit else "ack-after-commit")
     committed, t0 = [], time.monotonic()
     while len(committed) < kill_after and time.monotonic() - t0 < timeout:
         line = p.stdout.readline()
