@@ -108,3 +108,19 @@ def test_claims_hold_over_seeds(seed):
     assert CH.claims["full_memory_accuracy"].check(acc[-1]), acc
     gap = C.reach_gap(reader, test, 1024)[0]
     assert CH.claims["partial_memory_reach_gap"].check(gap), (gap, acc)
+
+
+# --------------------------------------------------------------------------- MSA
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_claim_msa_accuracy_flat_from_16k_tokens(seed):
+    from memlab.retrieval import msa
+    rows = msa.scaling_sweep([1 << 14, 1 << 18], seed=seed, n_queries=256, dense_up_to=0)
+    assert CH.claims["msa_accuracy_at_largest_memory"].check(rows[-1]["accuracy"]), rows
+    assert CH.claims["msa_degradation"].check(rows[0]["accuracy"] - rows[-1]["accuracy"]), rows
+
+
+@pytest.mark.parametrize("name", ["msa_route_by_document_mean", "msa_route_bottom_k",
+                                  "msa_values_shifted_one_chunk", "msa_document_start_off_by_one"])
+def test_msa_claim_fails_under_each_mutant(name):
+    r = M.run_check_under("07", "msa_accuracy_at_largest_memory", name)
+    assert not r.passed, (name, r)

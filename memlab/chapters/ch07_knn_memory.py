@@ -18,6 +18,7 @@ class Params(ChapterParams):
     ann_keys: int = Field(100_000, ge=1_000, le=10_000_000, description="keys in the faiss speed / recall demo, dimension 64")
     ann_nlist: int = Field(256, ge=1, le=65536, description="IVF cells (k-means centroids) of the faiss index")
     ann_nprobe: int = Field(8, ge=1, le=65536, description="IVF cells scanned per query")
+    msa_max_tokens: int = Field(262_144, ge=16_384, le=1 << 27, description="largest MSA memory (tokens) in the 16K-and-up sweep")
 
     # The paper's values are a 512-token local context, top-32 and a 65,536-token memory (the
     # library defaults of MemorizingAttention); the chapter sets a window of 8 and top-8 so the
@@ -29,7 +30,8 @@ class Params(ChapterParams):
     FULL = {  # noqa: RUF012 - ChapterParams profile overrides
         "d_embed": 128, "train_steps": 300, "test_len": 65536, "max_memory": 65536,
         "n_test_streams": 8,
-        "ann_keys": 1_000_000, "ann_nlist": 4096, "ann_nprobe": 16}
+        "ann_keys": 1_000_000, "ann_nlist": 4096, "ann_nprobe": 16,
+        "msa_max_tokens": 16_777_216}
 
 
 CHAPTER = Chapter(
@@ -39,7 +41,8 @@ CHAPTER = Chapter(
     summary="Keep a model's past keys and values in a large store and read them back by "
             "nearest-neighbour search: Memorizing Transformer (gated local + kNN attention), "
             "LongMem's frozen writer + trained reader, exact vs faiss search, MEMORY-VQ codes, "
-            "InfLLM blocks, EM-LLM events, EMAT key-value MIPS.",
+            "InfLLM blocks, EM-LLM events, EMAT key-value MIPS, MSA document routing over a "
+            "compressed memory.",
     Params=Params,
     mechanisms=(
         Mechanism("kNN memory (FIFO, exact / faiss IVF)", "memlab.retrieval.knn",
@@ -56,6 +59,9 @@ CHAPTER = Chapter(
                   "2 d T + d per event", "Fountas et al. 2025"),
         Mechanism("EMAT key-value MIPS memory", "memlab.retrieval.emat",
                   "N (d_key + d_value)", "Wu et al. 2022 (EMAT)"),
+        Mechanism("MSA memory sparse attention", "memlab.retrieval.msa",
+                  "C H (2 d + d_v) for C = T / c pooled chunks; per read: k documents' chunks",
+                  "Chen et al. 2026 (MSA, EverMind)"),
     ),
     claims={
         # a CONTROL that holds by construction: every gap exceeds the window, so without a
@@ -72,5 +78,10 @@ CHAPTER = Chapter(
         "vq16_accuracy_drop": at_most(0.1),
         # id-based recall@10 of faiss IVF vs exact search (the issue's target: >= 0.95)
         "ann_recall_at_10": at_least(0.95),
+        # MSA: fact-lookup accuracy at the largest memory of the sweep (16K tokens and up;
+        # chance = 1/64), and its drop from 16K tokens to there (the paper: "less than 9%
+        # degradation when scaling from 16K to 100M tokens"; here absolute points)
+        "msa_accuracy_at_largest_memory": at_least(0.9),
+        "msa_degradation": at_most(0.09),
     },
 )

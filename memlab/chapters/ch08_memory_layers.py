@@ -18,9 +18,13 @@ class Params(ChapterParams):
     mem_k: int = Field(16, ge=1, le=64, description="slots read per head by the memoriser's PKM")
     train_steps: int = Field(300, ge=10, le=100_000, description="Adam steps for each memoriser")
     batch_size: int = Field(256, ge=8, le=65_536, description="facts per training batch (Zipf-sampled)")
+    engram_rhos: int = Field(3, ge=2, le=21, description="table shares rho in the Engram-vs-MLP sweep, evenly spaced in [0, 1]")
+    engram_steps: int = Field(300, ge=10, le=100_000, description="Adam steps per model of the Engram-vs-MLP sweep")
+    engram_seeds: int = Field(1, ge=1, le=10, description="seeds of the Engram-vs-MLP sweep")
     FULL = {  # noqa: RUF012 - ChapterParams profile overrides
         "eq_n_keys": 256, "eq_queries": 1024, "n_facts": 65_536, "mem_n_keys": 256,
-        "train_steps": 4000, "batch_size": 1024}
+        "train_steps": 4000, "batch_size": 1024,
+        "engram_rhos": 6, "engram_steps": 1000, "engram_seeds": 3}
 
     @model_validator(mode="after")
     def _k_fits_in_keys(self):
@@ -37,7 +41,8 @@ CHAPTER = Chapter(
     title="Memory layers: product-key memory",
     summary="A huge trainable key-value table read sparsely: product keys find the exact top-k "
             "of N = |K|^2 slots from 2|K| + k^2 scores; a PKM memorises a long-tail table "
-            "that an MLP of equal FLOPs cannot.",
+            "that an MLP of equal FLOPs cannot; memory+ (a SiLU-gated read, values shared by "
+            "several layers) and Engram (hashed n-gram tables with a context-aware gate).",
     Params=Params,
     mechanisms=(
         Mechanism("product-key memory (PKM)", "memlab.layers.product_keys",
@@ -45,6 +50,13 @@ CHAPTER = Chapter(
                   "H k slots",
                   "Lample et al. 2019, Large Memory Layers with Product Keys; "
                   "Berges et al. 2024, Memory Layers at Scale"),
+        Mechanism("Memory Layers at Scale (memory+, shared values)", "memlab.layers.memory_at_scale",
+                  "N * d values ONCE for all memory layers + 2 H |K| d_key/2 sub-keys per layer",
+                  "Berges et al. 2024, Memory Layers at Scale"),
+        Mechanism("Engram hashed n-gram memory", "memlab.layers.engram",
+                  "(N - 1) * heads * M * d_e table numbers (M rows per hash head, "
+                  "d_e = d_embed / heads); per token read: (N - 1) * heads rows, O(1)",
+                  "DeepSeek-AI 2026, Conditional Memory via Scalable Lookup (Engram)"),
     ),
     claims={
         # share of (query, head) pairs whose product-key top-k set equals the exhaustive one

@@ -195,3 +195,162 @@ def write_recall(seed=0, n=256, passes=10):
 @check("08", "pkm_write_recall", target=at_least(0.9))
 def _write_recall():
     return write_recall(0)
+
+
+# --------------------------------------------------------------------------- Memory Layers at Scale
+import math
+
+import memlab.layers.engram as eg
+import memlab.layers.memory_at_scale as mas
+from memlab.report import between as _between
+
+M_PLUS = "Memory Layers at Scale (memory+, shared values)"
+M_ENGRAM = "Engram hashed n-gram memory"
+
+
+@mutant("08", M_PLUS)
+def memplus_sigmoid_gate():
+    """The gate written sigmoid(W1 x) instead of SiLU(W1 x) = W1 x * sigmoid(W1 x)."""
+    return mock.patch.object(mas.MemoryPlus, "gate", lambda self, x: torch.sigmoid(self.W1(x)))
+
+
+@mutant("08", M_PLUS)
+def memplus_gate_dropped():
+    """The gate forgotten: memory+ reads W2 mem(x), a plain PKM with an output projection."""
+    return mock.patch.object(mas.MemoryPlus, "gate", lambda self, x: torch.ones_like(x))
+
+
+@mutant("08", M_PLUS)
+def memplus_values_copied_per_layer():
+    """Each layer gets a COPY of the value table (``.clone()`` instead of the same Parameter):
+    three tables of N d numbers, and what one layer learns never reaches the others."""
+    def share_values(self):
+        for layer in self.layers[1:]:
+            layer.memory.values = torch.nn.Parameter(self.layers[0].memory.values.detach().clone())
+    return mock.patch.object(mas.SharedMemoryStack, "share_values", share_values)
+
+
+@mutant("08", M_ENGRAM)
+def engram_hash_current_token_only():
+    """The n-gram hash reads only the current token (the shifted copies never XORed in): every
+    order collapses to a unigram table and context is lost."""
+    real = eg.ngram_hash
+    return mock.patch.object(eg, "ngram_hash", lambda ids, n, m, sizes, pad_id=0: real(ids, 1, m, sizes, pad_id))
+
+
+@mutant("08", M_ENGRAM)
+def engram_gate_ignores_hidden_state():
+    """The gate computed from the key alone (norm(W_K e) . 1): it can no longer suppress a
+    recalled embedding that contradicts the context."""
+    def gate(self, h, e):
+        z = eg._rms(self.W_K(e)).sum(-1, keepdim=True) / math.sqrt(self.d_model)
+        return torch.sigmoid(eg.signed_sqrt(z))
+    return mock.patch.object(eg.Engram, "gate", gate)
+
+
+@mutant("08", M_ENGRAM)
+def engram_gate_without_signed_sqrt():
+    """The signed square root dropped: alpha = sigmoid(z) (a sharper, differently scaled gate)."""
+    def gate(self, h, e):
+        z = (eg._rms(self.W_K(e)) * eg._rms(h)).sum(-1, keepdim=True) / math.sqrt(self.d_model)
+        return torch.sigmoid(z)
+    return mock.patch.object(eg.Engram, "gate", gate)
+
+
+@mutant("08", M_ENGRAM)
+@contextmanager
+def engram_conv_keeps_future():
+    """The padded convolution trimmed at the wrong end (``[..., -T:]`` for ``[..., :T]``): each
+    position mixes in values from later tokens."""
+    def forward(self, h, ids):
+        self._check(h, ids)
+        e = self.embed(ids)
+        v = self.gate(h, e) * self.W_V(e)
+        c = self.conv(eg._rms(v).transpose(1, 2))[..., -v.shape[1]:].transpose(1, 2)
+        return v + torch.nn.functional.silu(c)
+
+    with mock.patch.object(eg.Engram, "forward", forward):
+        yield
+
+
+@check("08", "memplus_by_hand_err", target=at_most(1e-12))
+def _memplus_hand():
+    """memory+ = W2 (SiLU(W1 x) * mem(x)) on a case computed by hand (memory_plus_by_hand)."""
+    out, want = mas.memory_plus_by_hand()
+    return abs(out - want)
+
+
+@check("08", "memplus_forward_vs_naive_err", target=at_most(1e-10))
+def _memplus_naive():
+    torch.manual_seed(0)
+    layer = mas.MemoryPlus(16, n_keys=8, heads=2, k=4).double().eval()
+    x = torch.randn(32, 16, dtype=torch.float64)
+    with torch.no_grad():
+        return float((layer(x) - layer.forward_naive(x)).abs().max())
+
+
+@check("08", "shared_write_reaches_every_layer", target=_between(1.0, 1.0))
+def _shared():
+    """One SGD step on layer 0's loss must change what layers 1 and 2 read (one shared table):
+    the fraction of the other layers whose read changed."""
+    torch.manual_seed(0)
+    stack = mas.SharedMemoryStack(16, n_layers=3, n_keys=8, heads=2, k=4, query_norm=False)
+    x = torch.randn(8, 16)
+    before = [layer.memory(x).detach() for layer in stack.layers[1:]]
+    stack.layers[0].memory(x).pow(2).sum().backward()
+    with torch.no_grad():
+        stack.layers[0].memory.values -= 0.5 * stack.layers[0].memory.values.grad
+    after = [layer.memory(x).detach() for layer in stack.layers[1:]]
+    return sum(float((a - b).abs().max() > 1e-6) for a, b in zip(after, before)) / len(before)
+
+
+def _small_engram(seed=0):
+    torch.manual_seed(seed)
+    m = eg.Engram(8, table_rows=31, max_ngram=3, heads=2, d_embed=8, seed=seed).double()
+    torch.nn.init.normal_(m.conv.weight)
+    ids = torch.randint(0, 20, (2, 13), generator=torch.Generator().manual_seed(seed))
+    return m, ids, torch.randn(2, 13, 8, dtype=torch.float64)
+
+
+@check("08", "engram_hash_vs_naive_mismatch", target=at_most(0.0))
+def _hash():
+    """Fast n-gram hashes (inside the layer) vs the token-by-token loop: ids that differ."""
+    m, ids, _ = _small_engram()
+    bad = 0
+    for n, sizes in enumerate(m.sizes, start=2):
+        bad += int((eg.ngram_hash(ids, n, m.multipliers, sizes) !=
+                    eg.ngram_hash_naive(ids, n, m.multipliers, sizes)).sum())
+    return bad
+
+
+@check("08", "engram_forward_vs_naive_err", target=at_most(1e-10))
+def _engram_naive():
+    m, ids, h = _small_engram()
+    with torch.no_grad():
+        return float((m(h, ids) - m.forward_naive(h, ids)).abs().max())
+
+
+@check("08", "engram_causal_leak", target=at_most(0.0))
+def _causal():
+    """Change the last 4 tokens: outputs at earlier positions must not move."""
+    m, ids, h = _small_engram()
+    ids2, h2 = ids.clone(), h.clone()
+    ids2[:, -4:] = (ids2[:, -4:] + 1) % 20
+    h2[:, -4:] += 1.0
+    with torch.no_grad():
+        return float((m(h, ids)[:, :-4] - m(h2, ids2)[:, :-4]).abs().max())
+
+
+@check("08", "engram_gate_by_hand_err", target=at_most(1e-6))
+def _gate():
+    """alpha = sigmoid(ssqrt(norm(W_K e) . norm(h) / sqrt d)) by hand (RMS norm, eps 1e-6):
+    d = 2, W_K e = (3, 0) -> norm (sqrt 2, 0); h = (1, 0) -> (sqrt 2, 0): z = 2 / sqrt 2 =
+    sqrt 2, alpha = sigmoid(2^(1/4)); h = (-1, 0): alpha = sigmoid(-2^(1/4))."""
+    m = eg.Engram(2, table_rows=5, max_ngram=2, heads=1, d_embed=2, conv=False).double()
+    with torch.no_grad():
+        m.W_K.weight.copy_(torch.eye(2, dtype=torch.float64))
+        e = torch.tensor([[[3.0, 0.0]]], dtype=torch.float64)
+        g1 = float(m.gate(torch.tensor([[[1.0, 0.0]]], dtype=torch.float64), e))
+        g2 = float(m.gate(torch.tensor([[[-1.0, 0.0]]], dtype=torch.float64), e))
+    s = lambda z: 1 / (1 + math.exp(-z))
+    return max(abs(g1 - s(2 ** 0.25)), abs(g2 - s(-(2 ** 0.25))))

@@ -17,7 +17,9 @@ from unittest import mock
 import torch
 
 import memlab.retrieval.memorizing as mz
-from memlab.retrieval import emat, emllm, infllm, knn, longmem, vq
+from memlab.report import at_most as _at_most
+from memlab.retrieval import emat, emllm, infllm, knn, longmem, msa, vq
+from memlab.testing.mutants import check as _check
 from memlab.testing.mutants import mutant
 
 # --------------------------------------------------------------------------- kNN store
@@ -290,3 +292,107 @@ def emat_mips_extra_dim_wrong():
 
 
 from memlab.retrieval import checks as _checks  # noqa: F401 - registers the checks
+
+# --------------------------------------------------------------------------- MSA
+M_MSA = "MSA memory sparse attention"
+
+
+@mutant("07", M_MSA)
+def msa_route_by_document_mean():
+    """A document scored by the MEAN of its chunks' cosines (one vector per document, as in
+    single-vector retrieval) instead of the max: one relevant chunk is diluted by the rest."""
+    def route_scores(q, K_r, chunk_doc, n_docs):
+        cos = torch.einsum("nhd,chd->nc", torch.nn.functional.normalize(q, dim=-1), K_r) / q.shape[1]
+        tot = cos.new_zeros((q.shape[0], n_docs)).index_add_(1, chunk_doc, cos)
+        return tot / torch.bincount(chunk_doc, minlength=n_docs)
+    return mock.patch.object(msa, "route_scores", route_scores)
+
+
+@mutant("07", M_MSA)
+def msa_route_bottom_k():
+    """Top-k taken ascending (``largest=False``): the router keeps the LEAST similar documents."""
+    def route(self, q, top_k=None):
+        q = self._query(q)
+        _, K_r, _, chunk_doc, _, _ = self._stored()
+        k = min(top_k or self.top_k, self.n_docs)
+        return msa.route_scores(q, K_r, chunk_doc, self.n_docs).topk(k, dim=-1, largest=False)
+    return mock.patch.object(msa.MSAMemory, "route", route)
+
+
+@mutant("07", M_MSA)
+@contextmanager
+def msa_values_shifted_one_chunk():
+    """Values pooled one chunk out of step with the keys (an off-by-one at chunk boundaries):
+    the read returns the value of the chunk after the one its key matched."""
+    real = msa.MSAMemory.write_many
+
+    def write_many(self, keys, values):
+        real(self, keys, values)
+        self._V[-1] = self._V[-1].roll(-1, 0)
+
+    with mock.patch.object(msa.MSAMemory, "write_many", write_many):
+        yield
+
+
+@mutant("07", M_MSA)
+@contextmanager
+def msa_document_start_off_by_one():
+    """Document offsets taken as cumsum(counts) instead of cumsum(counts) - counts: the fast
+    read gathers the NEXT document's chunks (clamped at the end of the memory)."""
+    real = msa.MSAMemory._stored
+
+    def _stored(self):
+        K_bar, K_r, V_bar, chunk_doc, start, counts = real(self)
+        return K_bar, K_r, V_bar, chunk_doc, (start + counts).clamp(max=len(chunk_doc) - counts.max()), counts
+
+    with mock.patch.object(msa.MSAMemory, "_stored", _stored):
+        yield
+
+
+def msa_check_rows(seed=0):
+    """The claims' sweep at test size (16K and 64K tokens), computed once per state of the
+    code: the cache key holds the functions a mutant may patch."""
+    key = (seed, msa.route_scores, msa.MSAMemory.route, msa.MSAMemory.read,
+           msa.MSAMemory.write_many, msa.MSAMemory._stored)
+    if key not in _MSA_ROWS:
+        _MSA_ROWS.clear()
+        _MSA_ROWS[key] = msa.scaling_sweep([1 << 14, 1 << 16], seed=seed, n_queries=128, dense_up_to=0)
+    return _MSA_ROWS[key]
+
+
+_MSA_ROWS: dict = {}
+
+
+@_check("07", "msa_accuracy_at_largest_memory")
+def _msa_acc():
+    """MSA accuracy at a 65,536-token memory (the claim at test size)."""
+    return msa_check_rows()[-1]["accuracy"]
+
+
+@_check("07", "msa_degradation")
+def _msa_deg():
+    rows = msa_check_rows()
+    return rows[0]["accuracy"] - rows[-1]["accuracy"]
+
+
+def _small_msa(seed=0, heads=2):
+    g = torch.Generator().manual_seed(seed)
+    m = msa.MSAMemory(8, heads=heads, value_dim=4, chunk=3, top_k=2)
+    for L in (7, 9, 3, 12, 5):                      # documents of unequal length, partial chunks
+        m.write(torch.randn(L, heads, 8, generator=g, dtype=torch.float64),
+                torch.randn(L, heads, 4, generator=g, dtype=torch.float64))
+    return m, torch.randn(16, heads, 8, generator=g, dtype=torch.float64)
+
+
+@_check("07", "msa_read_vs_naive_err", target=_at_most(1e-10))
+def _msa_naive():
+    """The vectorised sparse read vs the loops of the equations (float64, unequal documents)."""
+    m, q = _small_msa()
+    return float((m.read(q) - m.read_naive(q)).abs().max())
+
+
+@_check("07", "msa_all_documents_vs_dense_err", target=_at_most(1e-10))
+def _msa_dense():
+    """With k = every document the sparse read is dense attention over all compressed chunks."""
+    m, q = _small_msa()
+    return float((m.read(q, top_k=m.n_docs) - m.read_dense(q)).abs().max())
