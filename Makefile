@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 REPORT_ARGS ?=
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg TQDM_DISABLE=1 PYTHONHASHSEED=0
 
-.PHONY: install test test-fast report bench data lab clean
+.PHONY: install test test-fast report bench data lab clean atlas
 
 $(STAMP): pyproject.toml binder/constraints.txt
 	$(PY) -m venv $(VENV)
@@ -51,3 +51,10 @@ lab: $(STAMP)
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache
+
+# The medium memory atlas (chapter 19): every configured sequence memory on MQAR, swept with
+# `memlab sweep` (Ray; --address joins a cluster), exported to data/ with its checksum.
+atlas: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/memlab sweep atlas --profile medium --nice 10 \
+		-o build/atlas/atlas_medium.duckdb --export data/atlas_medium.parquet
+	$(BIN)/memlab data regenerate

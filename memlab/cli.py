@@ -8,6 +8,8 @@
     memlab assign NOTEBOOK... -o DIR               student versions (nbgrader markers)
     memlab grade SUBMISSION... [-o DIR] [--source NB]  run hidden tests, write a grade table
     memlab binder [NOTEBOOK] [--remote NAME]       the Binder link of this checkout's GitHub repo
+    memlab sweep atlas|CHAPTER [--profile P] [-p NAME V1,V2]... [--seeds 0,1] [--address A]
+                 [--dry-run]                       a grid x seeds as Ray tasks, into one table
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["main", "parse_value", "binder_url"]
+__all__ = ["binder_url", "main", "parse_value"]
 
 
 def parse_value(text: str):
@@ -254,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote", default="origin")
     p.add_argument("--ref", default="HEAD", help="branch, tag or commit")
     p.set_defaults(fn=_cmd_binder)
+
+    from memlab.sweep import add_parser as _add_sweep
+    _add_sweep(sub)
     return ap
 
 

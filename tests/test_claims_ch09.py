@@ -60,3 +60,18 @@ def test_parameters_validate_and_full_profile_builds():
         P.build({"ahn_pairs": 64})
     with pytest.raises(ParameterError, match="segment_size"):
         P.build({"segment_size": 4})
+
+
+def test_reweave_recall_and_its_controls():
+    from memlab.chapters import get_chapter
+    from memlab.segment.reweave import rare_token_recall
+
+    claims = get_chapter("09").claims
+    for seed in (0, 1, 2):
+        out = rare_token_recall(distances=(2, 64, 192), seed=seed)
+        rw, l0, win = out["reweave"], out["layer0"], out["window"]
+        assert win[0] == 1.0 and rw[0] == 1.0, out            # inside the base model's reach
+        assert claims["reweave_recall"].check(rw[1]), out
+        assert claims["reweave_window_above_chance"].check(win[1] - out["chance"]), out
+        assert claims["reweave_layer0_above_chance"].check(l0[1] - out["chance"]), out
+        assert rw[2] - out["chance"] < 0.1, out                 # evicted past the cache (128)

@@ -61,3 +61,15 @@ def test_long_history_negative_control(seed):
                     factories={"memorybank": partial(SYSTEMS["memorybank"], forgetting=False)})
     nf = s2["memorybank"]["overall"]
     assert not CLAIMS["memorybank_drop_long_history"].check(nf[0] - nf[1])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_memoryagentbench_lite_competencies(seed):
+    """Seeds 0-3: fact-extracting systems lose test-time learning; most systems answer some
+    changed fact with an old value; the update-in-place systems never do."""
+    from memlab.tasks import memoryagentbench as MAB
+
+    t = MAB.run_benchmark(MAB.generate(n_personas=3, seed=seed), MAB.systems())
+    assert CLAIMS["mab_ttl_rounds_minus_facts"].check(MAB.ttl_gap(t))
+    assert CLAIMS["mab_cr_stale_systems"].check(MAB.cr_failing_fraction(t))
+    assert all(t[n]["cr_stale"] == 0 for n in ("full-context", "mem0", "memos", "tim"))

@@ -44,3 +44,12 @@ def test_weights_not_detached_do_not_unlearn():
     from memlab.parametric.unlearning import nodetach_forget_recall
 
     assert CLAIMS["nodetach_forget_recall"].check(nodetach_forget_recall(seed=1))
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_recall_needs_repetition_and_fades_before_recognition(seed):
+    from memlab.parametric.exposure import exposure_claims
+
+    c = exposure_claims(seed=seed)
+    for name in ("recognition_10x", "recall_gain_1_to_10", "retention_gap"):
+        assert CLAIMS[name].check(c[name]), (name, c[name])

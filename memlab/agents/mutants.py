@@ -305,4 +305,5 @@ def _amem_content():
     return float(queries == notes and [it.text for it in s.items("u")] == notes)
 
 
+import memlab.agents.mutants_seed  # noqa: F401 - registers part 3 (TiM, MemGAS, MAB-lite)
 from memlab.agents import mutants_more  # noqa: F401 - registers part 2

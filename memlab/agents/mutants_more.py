@@ -208,7 +208,8 @@ def store_checkpoint_busy_ignored():
 @contextmanager
 def store_no_unicode_normalisation():
     """User ids taken as typed: NFC "José" and NFD "José" are two users."""
-    with _patch(ST, "nfc", lambda s: s):
+    from memlab.agents import store_types
+    with _patch(ST, "nfc", lambda s: s), _patch(store_types, "nfc", lambda s: s):
         yield
 
 

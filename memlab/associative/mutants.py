@@ -291,3 +291,107 @@ def sdr_write_does_not_learn():
     with _patch(SparseyCodes, "write", write):
         yield
 
+
+# ====================================================== Synaptic Resonance (our interpretation)
+from memlab.associative import resonance as _res
+
+RES = "Synaptic Resonance (relevance-gated Hebbian; our interpretation)"
+
+
+@check("01", "resonance_gated_recall")
+def _res_gated():
+    """Relevant targets recalled with the relevance gate (d = 64, 1000 filler states)."""
+    return _res.resonance_recall(16, 1000, 64, seed=0)["gated"]
+
+
+@check("01", "resonance_gating_gain")
+def _res_gain():
+    """Gated recall minus the control with r_t constant (same mean)."""
+    out = _res.resonance_recall(16, 1000, 64, seed=0)
+    return out["gated"] - out["constant"]
+
+
+def _res_stream(seed=0, T=12, d=5):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(2, T, d, generator=g, dtype=torch.float64),
+            torch.rand(2, T, generator=g, dtype=torch.float64))
+
+
+@check("01", "resonance_loop_equals_closed", target=at_most(1e-12))
+def _res_loop_closed():
+    """Max |W| difference: naive loop of hebbian_step vs the closed form, two chunks each."""
+    h, r = _res_stream()
+    mems = {f: _res.SynapticResonance(5, eta=0.7, lam=0.1, batch=2, form=f) for f in ("loop", "closed")}
+    for m in mems.values():
+        m.write(h[:, :5], r[:, :5])
+        m.write(h[:, 5:], r[:, 5:])
+    return float((mems["loop"].W - mems["closed"].W).abs().max())
+
+
+@check("01", "resonance_chunked_equals_whole", target=at_most(1e-12))
+def _res_chunks():
+    """Max |W| difference: the stream written at once vs in three chunks (closed form)."""
+    h, r = _res_stream(1)
+    whole, parts = (_res.SynapticResonance(5, lam=0.05, batch=2) for _ in range(2))
+    whole.write(h, r)
+    for a, b in ((0, 4), (4, 5), (5, 12)):
+        parts.write(h[:, a:b], r[:, a:b])
+    return float((whole.W - parts.W).abs().max())
+
+
+@check("01", "resonance_hand_computed", target=at_most(1e-12))
+def _res_hand():
+    """d = 2, eta = 1, lambda = 0.5: h = e1, e2, r = 1, 0.5 -> W = [[0, 0], [0.5, 0]] (hand)."""
+    m = _res.SynapticResonance(2, eta=1.0, lam=0.5)
+    m.write(torch.eye(2, dtype=torch.float64), torch.tensor([1.0, 0.5]))
+    # t=1: W = 0 + 1 * e1 h_0^T (h_0 = 0) = 0;  t=2: W = 0 + 0.5 e2 e1^T - 0.5 * 0
+    want = torch.tensor([[0.0, 0.0], [0.5, 0.0]], dtype=torch.float64)
+    return float((m.W[0] - want).abs().max())
+
+
+@mutant("01", RES)
+@contextmanager
+def resonance_gate_ignored():
+    """The relevance gate is computed but never used (r_t = 1): plain Hebbian learning."""
+    with mock.patch.object(_res, "relevance", lambda h, c, beta=20.0, theta=0.3:
+                           torch.ones(h.shape[:-1], dtype=h.dtype)):
+        yield
+
+
+@mutant("01", RES)
+@contextmanager
+def resonance_outer_transposed():
+    """The outer product written as h_{t-1} h_t^T (pre x post swapped): the cue maps to itself."""
+    orig = _res.resonance_weights
+
+    def swapped(h, r, h_prev, W0, eta, lam):
+        return orig(h, r, h_prev, W0, eta, lam).transpose(1, 2)
+    with mock.patch.object(_res, "resonance_weights", swapped):
+        yield
+
+
+@mutant("01", RES)
+@contextmanager
+def resonance_decay_off_by_one():
+    """The closed form decays the newest write too ((1 - lambda)^(T - t + 1)): loop != closed."""
+    def closed(h, r, h_prev, W0, eta, lam):
+        T = h.shape[1]
+        prev = torch.cat([h_prev[:, None], h[:, :-1]], dim=1)
+        age = torch.arange(T, 0, -1, device=h.device, dtype=h.dtype)
+        w = eta * r * (1.0 - lam) ** age
+        return (1.0 - lam) ** T * W0 + torch.einsum("bt,bti,btj->bij", w, h, prev)
+    with mock.patch.object(_res, "resonance_weights", closed):
+        yield
+
+
+@mutant("01", RES)
+@contextmanager
+def resonance_prev_not_carried():
+    """The last state of a write is not kept: the first transition of every chunk is lost."""
+    orig = _res.SynapticResonance.write
+
+    def write(self, h, r=None):
+        orig(self, h, r)
+        self.h_prev = torch.zeros_like(self.h_prev)
+    with mock.patch.object(_res.SynapticResonance, "write", write):
+        yield

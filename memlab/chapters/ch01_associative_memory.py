@@ -31,11 +31,16 @@ class Params(ChapterParams):
                                description="hard locations M of Kanerva's SDM")
     sdr_items: int = Field(20, ge=1, le=1000,
                            description="inputs stored one-shot in the Sparsey-style code field")
+    resonance_dim: int = Field(64, ge=16, le=4096,
+                               description="state dimension d of the Synaptic Resonance memory")
+    resonance_filler: int = Field(1000, ge=0, le=1_000_000,
+                                  description="irrelevant filler states streamed between the pairs")
 
     FULL: ClassVar[dict[str, Any]] = {
         "n_neurons": 1000, "trials": 4, "energy_runs": 500,
         "modern_dim": 256, "beta_small": 0.025,            # keep beta_small * d ~ 6.4
-        "sdm_dim": 1000, "sdm_locations": 20000}
+        "sdm_dim": 1000, "sdm_locations": 20000,
+        "resonance_dim": 256, "resonance_filler": 4000}
 
 
 CHAPTER = Chapter(
@@ -56,6 +61,9 @@ CHAPTER = Chapter(
                   "M * n (counters C)", "Kanerva 1988"),
         Mechanism("Sparsey-style sparse distributed codes", "memlab.associative.sdr",
                   "n_in * Q * K (binary weights F)", "Rinkus 2010, 2014; Rinkus & Leveille 2017"),
+        Mechanism("Synaptic Resonance (relevance-gated Hebbian; our interpretation)",
+                  "memlab.associative.resonance", "d^2 + d (weights W, previous state)",
+                  "Exploring Synaptic Resonance in LLMs (2025); interpretation, no public code"),
     ),
     claims={
         # load P/N where fewer than half the patterns return with overlap >= 0.95
@@ -78,5 +86,11 @@ CHAPTER = Chapter(
         "sdm_capacity_per_location": between(0.025, 0.10),
         # Pearson correlation, input similarity vs code overlap of the Sparsey-style codes
         "sdr_overlap_tracks_similarity": at_least(0.80),
+        # Synaptic Resonance (our interpretation): each cue is followed once by its relevant
+        # target and once by an irrelevant one, among resonance_filler filler states; recall
+        # of the relevant target with the gate (r_t from the context), and its margin over the
+        # control with r_t constant (the same mean: plain Hebbian learning, which blurs them)
+        "resonance_gated_recall": at_least(0.85),
+        "resonance_gating_gain": at_least(0.5),
     },
 )

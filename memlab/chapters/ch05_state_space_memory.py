@@ -23,6 +23,12 @@ class Params(ChapterParams):
     train_steps: int = Field(300, ge=1, le=100000, description="training steps per model")
     batch_size: int = Field(32, ge=1, le=4096, description="training batch size")
     lr: float = Field(1e-2, gt=0, le=1.0, description="AdamW learning rate")
+    memmamba_distance: int = Field(128, ge=16, le=16384,
+                                   description="MemMamba passkey: the farthest passkey distance")
+    memmamba_samples: int = Field(320, ge=50, le=100000,
+                                  description="MemMamba passkey: sequences per distance (60% fit the read-out)")
+    memmamba_p_rare: float = Field(0.005, ge=0.0, le=0.2,
+                                   description="MemMamba passkey: rate of salient distractor tokens")
 
     @model_validator(mode="after")
     def _fits_together(self):
@@ -45,7 +51,8 @@ class Params(ChapterParams):
     FULL = {  # noqa: RUF012 - a ClassVar of ChapterParams
         "hippo_N": 64, "hippo_T": 4000, "s4d_T": 8192, "probe_seq_len": 512,
         "copy_seq_len": 4096, "copy_n_tokens": 16, "copy_vocab": 16, "d_model": 64,
-        "d_state": 16, "n_layers": 2, "train_steps": 4000, "batch_size": 32, "lr": 3e-3}
+        "d_state": 16, "n_layers": 2, "train_steps": 4000, "batch_size": 32, "lr": 3e-3,
+        "memmamba_distance": 1024, "memmamba_samples": 2000}
 
 
 CHAPTER = Chapter(
@@ -65,6 +72,9 @@ CHAPTER = Chapter(
                   "d_inner * N + d_inner * (d_conv - 1)", "Gu & Dao 2023"),
         Mechanism("B'MOJO-style fading + eidetic hybrid", "memlab.ssm.bmojo",
                   "Mamba state + d + (W - 1 + M) * (2d + 1)", "Zancato et al. 2024"),
+        Mechanism("MemMamba note pool + cross-token attention", "memlab.ssm.memmamba",
+                  "Mamba state + K * (2 d_note + 1) + 1 (notes as keys, values, priorities)",
+                  "Wang et al. 2025"),
     ),
     claims={
         "hippo_vs_ema_error_ratio": at_least(10.0),
@@ -80,5 +90,13 @@ CHAPTER = Chapter(
         # hand to depend on the token (selective) or constant (LTI, best of a grid)
         "selection_probe_selective_acc": at_least(0.99),
         "selection_probe_lti_acc": at_most(0.85),
+        # MemMamba's diagnosis on a random-init Mamba block: attribution ||dy_T/dx_s|| of the
+        # token 256 back over the token 16 back (exponential fading: ~0.02-0.05 measured)
+        "memmamba_attribution_ratio": at_most(0.1),
+        # passkey at memmamba_distance, untrained Mamba + fitted ridge read-out of its state:
+        # accuracy minus chance (plain Mamba has lost the key) ...
+        "memmamba_plain_far_above_chance": at_most(0.1),
+        # ... and the same model with its note block (notes + cross-token attention) minus it
+        "memmamba_notes_gain": at_least(0.15),
     },
 )

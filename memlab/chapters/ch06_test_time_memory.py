@@ -1,4 +1,4 @@
-"""Chapter 06: learning to memorise at test time (Titans, ATLAS)."""
+"""Chapter 06: learning to memorise at test time (Titans, ATLAS, PERK, Nested Learning)."""
 
 from typing import Any, ClassVar
 
@@ -30,9 +30,14 @@ class Params(ChapterParams):
     omega_noise: float = Field(1.0, ge=0.0, le=10.0, description="norm of the value noise per write")
     bench_len: int = Field(1024, ge=64, le=1_000_000,
                            description="sequence length of the chunk-vs-loop timing")
+    perk_full: bool = Field(False, description="meta-train PERK and the in-context reader "
+                            "(about two minutes on one CPU thread)")
+    cms_slow_chunk: int = Field(16, ge=1, le=4096,
+                                description="update period C of the continuum memory's slow level")
     FULL: ClassVar[dict[str, Any]] = {"d_key": 64, "n_batch": 64, "stream_len": 4096,
                                       "n_keys": 64, "value_period": 256,
-                                      "needle_distractors": 16384, "bench_len": 8192}
+                                      "needle_distractors": 16384, "bench_len": 8192,
+                                      "perk_full": True}
 
 
 CHAPTER = Chapter(
@@ -42,7 +47,8 @@ CHAPTER = Chapter(
     summary="Titans' neural long-term memory: a small network trained during inference by "
             "gradient 'surprise' with momentum and a forgetting gate (linear and MLP memories, "
             "token-by-token and chunk-parallel), memory as context with persistent tokens, and "
-            "ATLAS's Omega rule that fits a window of recent tokens.",
+            "ATLAS's Omega rule that fits a window of recent tokens; PERK's test-time LoRA and "
+            "Nested Learning's continuum memory (levels at different update frequencies).",
     Params=Params,
     mechanisms=(
         Mechanism("Titans neural long-term memory (linear / MLP, momentum, forgetting)",
@@ -61,6 +67,14 @@ CHAPTER = Chapter(
         Mechanism("ATLAS Omega rule (sliding-window objective)", "memlab.testtime.omega",
                   "H * P * 2 + (c - 1) * H * (d_k + d_v) (memory + window of c - 1 pairs)",
                   "Behrouz et al. 2025"),
+        Mechanism("PERK test-time LoRA (frozen LM + adapter trained on the context)",
+                  "memlab.testtime.perk",
+                  "r * (d_in + d_out) per adapted layer (the LoRA factors); the context is not kept",
+                  "Chen, Romanou, Weiss, Bosselut 2025"),
+        Mechanism("Nested Learning continuum memory system (HOPE's levels)",
+                  "memlab.testtime.nested",
+                  "2 * levels * d_k * d_v (each level's memory + its gradient accumulator)",
+                  "Behrouz, Razaviyayn, Zhong, Mirrokni 2025"),
     ),
     claims={
         # linear Titans, eta = alpha = 0, theta = beta / 2 == delta rule (float64)
@@ -73,5 +87,11 @@ CHAPTER = Chapter(
         "momentum_needle_gain": at_least(0.4),
         # mean read-out error of Omega (window c) / delta rule (c = 1) on noisy writes
         "omega_error_ratio": at_most(0.9),
+        # PERK: batched inner loop == per-example, per-segment loop (float64)
+        "perk_inner_loop_rel_err": at_most(1e-10),
+        # PERK: context LM loss after 16 small inner steps / before (the write stores the context)
+        "perk_write_loss_ratio": at_most(0.9),
+        # CMS: error just after an interruption, fast + slow levels / one fast level
+        "cms_return_error_ratio": at_most(0.6),
     },
 )

@@ -28,6 +28,11 @@ class Params(ChapterParams):
     ahn_window: int = Field(64, ge=4, le=8192, description="sliding-window length W")
     ahn_T: int = Field(512, ge=64, le=65536, description="AHN stream length T")
     ahn_pairs: int = Field(16, ge=1, le=4096, description="evicted pairs of the recall claim")
+    # Contextual Memory Reweaving (untrained, our interpretation)
+    reweave_d: int = Field(256, ge=16, le=4096, description="Reweaving: state dimension d")
+    reweave_cache: int = Field(128, ge=8, le=65536,
+                               description="Reweaving: cached positions M (each with every layer's state)")
+    reweave_n: int = Field(120, ge=20, le=100_000, description="Reweaving: test sequences per distance")
 
     @model_validator(mode="after")
     def _fits(self):
@@ -49,7 +54,8 @@ class Params(ChapterParams):
                             "curriculum": [1, 2, 4, 6, 8, 16], "steps_per_stage": 3000,
                             "batch_size": 64, "lr": 1e-3, "n_people": 6, "n_test": 1000,
                             "n_seeds": 5, "ahn_d": 128, "ahn_window": 256, "ahn_T": 4096,
-                            "ahn_pairs": 32}
+                            "ahn_pairs": 32, "reweave_d": 512, "reweave_cache": 1024,
+                            "reweave_n": 500}
 
 
 CHAPTER = Chapter(
@@ -68,6 +74,9 @@ CHAPTER = Chapter(
                   "(N + k) * d (cached memories + sensory tokens)", "He et al. 2024"),
         Mechanism("Artificial hippocampus network (AHN)", "memlab.segment.ahn",
                   "(W + sinks) * 2d + H * d_h^2 (window + memory)", "Fang et al. 2025"),
+        Mechanism("Contextual Memory Reweaving (our interpretation)", "memlab.segment.reweave",
+                  "M * |S| * d (cached layer states) + L * d",
+                  "Contextual Memory Reweaving in LLMs (2025); interpretation, no public code"),
     ),
     claims={
         # RMT accuracy on qa1 at its longest trained length and at twice it (BABILong-lite)
@@ -91,5 +100,13 @@ CHAPTER = Chapter(
         "ahn_zero_proj_equals_window": at_most(1e-12),
         # untrained HMT: top-1 recalled memory from the same topic, minus chance
         "hmt_recall_above_chance": at_least(0.15),
+        # Reweaving (untrained, our interpretation): a rare key-value pair read back from the
+        # last output at distance reweave_cache / 2 (inside the cache, far outside the base
+        # model's 3-token reach) with layers 0..2 cached and re-injected ...
+        "reweave_recall": at_least(0.85),
+        # ... and its two controls, minus chance: the gate closed (the base model alone) and a
+        # cache of layer 0 only (raw tokens: the key is found but it does not hold the value)
+        "reweave_window_above_chance": at_most(0.15),
+        "reweave_layer0_above_chance": at_most(0.15),
     },
 )

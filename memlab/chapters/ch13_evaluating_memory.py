@@ -11,7 +11,11 @@ class Params(AgentDataParams):
     long_sessions: int = Field(32, ge=12, le=400,
                                description="sessions per persona in the long-history run")
 
-    FULL = {"use_shipped": False, "n_personas": 40, "n_sessions": 20, "long_sessions": 120}
+    mab_personas: int = Field(3, ge=1, le=200,
+                              description="personas in the MemoryAgentBench-lite run")
+
+    FULL = {"use_shipped": False, "n_personas": 40, "n_sessions": 20, "long_sessions": 120,
+            "mab_personas": 20}
 
 
 CHAPTER = Chapter(
@@ -32,6 +36,8 @@ CHAPTER = Chapter(
                   "same questions, LoCoMo categories", "Maharana et al. 2024"),
         Mechanism("HaluMem-lite noisy LLM + integrity", "memlab.agents.halumem",
                   "omitted / fabricated / stale facts", "HaluMem 2025"),
+        Mechanism("MemoryAgentBench-lite", "memlab.tasks.memoryagentbench",
+                  "8 questions per persona, 4 competencies", "Hu et al. 2025"),
     ),
     claims={
         # Sanity checks that hold by construction (oracle == 1, recall@k monotone in k, Mem0's
@@ -48,5 +54,11 @@ CHAPTER = Chapter(
         "memorybank_drop_long_history": at_least(0.1),
         # ... while Mem0's fact store does not
         "mem0_drop_long_history": at_most(0.05),
+        # MemoryAgentBench-lite: test-time learning needs the taught examples, which systems
+        # that keep only extracted facts drop (round stores - fact stores, TTL accuracy) ...
+        "mab_ttl_rounds_minus_facts": at_least(0.5),
+        # ... and conflict resolution: the fraction of the chapter-12 systems that answer some
+        # changed fact with an old value (the benchmark: most systems fail it)
+        "mab_cr_stale_systems": at_least(0.4),
     },
 )

@@ -16,6 +16,10 @@ class Params(ChapterParams):
     save_freq: int = Field(10, ge=1, le=1000, description="WISE: save a shard every N edits")
     merge_freq: int = Field(20, ge=1, le=2000, description="WISE: TIES-merge shards every N edits")
     n_seeds: int = Field(3, ge=1, le=50, description="seeds for each claim's spread")
+    lm_pretrain_steps: int = Field(200, ge=50, le=20000,
+                                   description="tiny LM: pre-training updates on the grammar")
+    retain_updates: int = Field(100, ge=100, le=5000,
+                                description="later-training updates after study (retention)")
 
     @model_validator(mode="after")
     def _sizes(self):
@@ -25,14 +29,17 @@ class Params(ChapterParams):
             raise ValueError("merge_freq must be a multiple of save_freq")
         return self
 
-    FULL: ClassVar[dict] = {"n_edits": 1000, "key_dim": 2048, "n_seeds": 5}
+    FULL: ClassVar[dict] = {"n_edits": 1000, "key_dim": 2048, "n_seeds": 5,
+                            "lm_pretrain_steps": 1000, "retain_updates": 500}
 
 
 CHAPTER = Chapter(
     number="17",
     slug="memorisation_unlearning",
     title="Memorisation, editing and unlearning",
-    summary="The weights as a memory of facts, and how to rewrite one fact after another without "
+    summary="The weights as a memory of facts. A tiny language model studies novel facts 1, 3 "
+            "or 10 times: recall needs repetition, and fades under later training faster than "
+            "recognition does. Then how to rewrite one fact after another without "
             "breaking the rest. A linear associative memory of 2,000 facts takes hundreds of "
             "sequential edits: fine-tuning loses locality, ROME's rank-one edits lose it more "
             "slowly, an exact-key codebook loses generalisation, and WISE-lite's routed side "
@@ -42,6 +49,9 @@ CHAPTER = Chapter(
             "intact, where plain gradient ascent wrecks them.",
     Params=Params,
     mechanisms=(
+        Mechanism("Recognition / recall / retention", "memlab.parametric.exposure",
+                  "a 49k-parameter n-gram LM; the facts live in its weights",
+                  "Orhan 2023 (eminorhan/llm-memory)"),
         Mechanism("WISE-lite routed side memory", "memlab.parametric.wise_side",
                   "one d_v x d_k side copy per merged group of shards", "Wang et al. 2024 (WISE)"),
         Mechanism("TIES merge", "memlab.parametric.wise",
@@ -53,6 +63,13 @@ CHAPTER = Chapter(
                   "SatImp (ICML 2025, tmlr-group/SatImp)"),
     ),
     claims={
+        # tiny LM, 50 novel facts studied E times: 2AFC recognition by loss after 10 exposures
+        "recognition_10x": at_least(0.9),
+        # recall needs repetition: greedy recall after 10 exposures minus after 1
+        "recall_gain_1_to_10": at_least(0.5),
+        # E = 10, after 100 later updates: chance-corrected fraction of recognition kept minus
+        # that of recall (reference plan: >= 0.2)
+        "retention_gap": at_least(0.2),
         # WISE-lite after n_edits: min(reliability, generalisation, locality)
         "wise_triangle": at_least(0.9),
         # min over the three metrics, WISE minus the best baseline (FT, ROME, codebook)

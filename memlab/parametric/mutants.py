@@ -9,6 +9,7 @@ from unittest import mock
 import numpy as np
 
 from memlab.parametric import experiments as E
+from memlab.parametric import exposure as X
 from memlab.parametric import unlearning as U
 from memlab.parametric import wise as Wm
 from memlab.parametric import wise_side as S
@@ -242,3 +243,90 @@ def unlearn_saturation_as_importance():
 @check("17", "reweighted_forget_recall")
 def _unlearn():
     return U.unlearning_run(seed=0, methods=("simsat",))["simsat"]["forget_recall"]
+
+# ---------------------------------------------------------------- recognition / recall / retention
+
+_EXPOSURE_CACHE: dict = {}
+
+
+def _exposure_run():
+    """exposure_claims(seed=0), computed once per state of the library: the key holds the
+    protocol's functions themselves, so a mutant's patch gives a fresh run."""
+    key = tuple(getattr(X, n) for n in ("study", "recognition", "recall", "windows",
+                                        "train_steps", "retention_run", "kept", "pretrain")) \
+        + (X.Grammar.stream,)
+    if key not in _EXPOSURE_CACHE:
+        _EXPOSURE_CACHE.clear()
+        _EXPOSURE_CACHE[key] = X.exposure_claims(seed=0)
+    return _EXPOSURE_CACHE[key]
+
+
+@mutant("17", "Recognition / recall / retention")
+@contextmanager
+def exposure_epochs_ignored():
+    """The study loop runs one epoch whatever E (`range(1)` for `range(exposures)`): every
+    condition is a single exposure, and recall never improves with repetition."""
+    orig = X.study
+    with mock.patch.object(X, "study", lambda model, G, exposures, **kw: orig(model, G, 1, **kw)):
+        yield
+
+
+@mutant("17", "Recognition / recall / retention")
+@contextmanager
+def recognition_higher_loss_wins():
+    """The 2AFC picks the sentence with the HIGHER loss (`seen > foil`): the studied sentence
+    now loses to its foil exactly when the model remembers it."""
+    def recognition(model, G):
+        seen = X.sentence_loss(model, [G.fact(p, c) for p, c in G.study])
+        foil = X.sentence_loss(model, [G.fact(p, c) for p, c in zip(G.study[:, 0], G.foil)])
+        return float((seen > foil).float().mean())
+    with mock.patch.object(X, "recognition", recognition):
+        yield
+
+
+@mutant("17", "Recognition / recall / retention")
+@contextmanager
+def later_data_rehearses_study_facts():
+    """The later-training stream samples its facts from every person (`np.concatenate([bg,
+    study])` for `bg`): the studied facts are rehearsed, so nothing is forgotten and retention
+    says nothing about interference."""
+    orig = X.Grammar.stream
+
+    def stream(self, n, g, fact_frac=0.5):
+        bg = self.bg
+        self.bg = np.concatenate([bg, self.study])
+        try:
+            return orig(self, n, g, fact_frac)
+        finally:
+            self.bg = bg
+    with mock.patch.object(X.Grammar, "stream", stream):
+        yield
+
+
+@mutant("17", "Recognition / recall / retention")
+@contextmanager
+def lm_windows_off_by_one():
+    """The context window is shifted by one (`pad[t + 1:t + 1 + ctx]`): in training the next
+    word is inside its own context, so the LM learns to copy, and cannot complete a cue."""
+    def windows(sentences, ctx):
+        S = X.torch.as_tensor(np.asarray(sentences), dtype=X.torch.long)
+        pad = X.torch.cat([X.torch.zeros(S.shape[0], ctx, dtype=X.torch.long), S], 1)
+        Xw = pad.unfold(1, ctx, 1)[:, 1:S.shape[1] + 1]
+        return Xw.reshape(-1, ctx), S.reshape(-1)
+    with mock.patch.object(X, "windows", windows):
+        yield
+
+
+@check("17", "recognition_10x")
+def _rec10():
+    return _exposure_run()["recognition_10x"]
+
+
+@check("17", "recall_gain_1_to_10")
+def _gain():
+    return _exposure_run()["recall_gain_1_to_10"]
+
+
+@check("17", "retention_gap")
+def _gap():
+    return _exposure_run()["retention_gap"]

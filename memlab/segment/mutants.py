@@ -271,3 +271,114 @@ def _ahn_recall():
 def _ahn_rewrite():
     """Keys rewritten with new values: the delta memory returns the new ones."""
     return E.ahn_recall(8, d=32, window=32, T=256, rewrite=True, seed=0)["ahn"]
+
+
+# ------------------------------------------------------ Contextual Memory Reweaving (ours)
+import inspect
+import textwrap
+
+from memlab.segment import reweave
+
+RWV = "Contextual Memory Reweaving (our interpretation)"
+
+
+@contextmanager
+def _edited(*targets):
+    """Recompile methods of ``reweave.Reweave`` with one-line slips, patched for the block."""
+    patches = []
+    for name, edits in targets:
+        src = textwrap.dedent(inspect.getsource(getattr(reweave.Reweave, name)))
+        for old, new in edits:
+            if old not in src:
+                raise ValueError(f"mutant edit {old!r} not found in Reweave.{name}")
+            src = src.replace(old, new)
+        ns = dict(vars(reweave))
+        exec(compile(src, f"<mutant of Reweave.{name}>", "exec"), ns)  # noqa: S102
+        patches.append(mock.patch.object(reweave.Reweave, name, ns[name]))
+    for p in patches:
+        p.start()
+    try:
+        yield
+    finally:
+        for p in patches:
+            p.stop()
+
+
+def _rw(name, doc, *targets):
+    @contextmanager
+    def factory():
+        with _edited(*targets):
+            yield
+    factory.__doc__ = doc
+    return mutant("09", RWV, name=name)(factory)
+
+
+_rw("reweave_gate_sign_flipped", "The gate reads sigmoid(-(w_g h + b_g)): an open gate becomes "
+    "a closed one.", ("_out", [("torch.sigmoid(top @ self.gate_w + self.gate_b)",
+                                "torch.sigmoid(-(top @ self.gate_w + self.gate_b))")]))
+_rw("reweave_caches_layer0_only", "Every cached slot holds the raw token (layer 0), whatever "
+    "layers were asked for.",
+    ("step", [("torch.stack([hs[l] for l in self.layers], dim=1)",
+               "torch.stack([hs[0] for l in self.layers], dim=1)")]),
+    ("remember", [("H[:, -M:, list(self.layers)]", "H[:, -M:, [0] * len(self.layers)]")]),
+    ("forward", [("H[:, :, list(self.layers)]", "H[:, :, [0] * len(self.layers)]")]))
+_rw("reweave_no_token_mixing", "Each base layer adds the token to itself, not its predecessor: "
+    "no deeper state binds a value to its key.",
+    ("step", [("h = h + self.w[l] * prev[:, l]", "h = h + self.w[l] * h")]),
+    ("base", [("h = h + self.w[l] * before", "h = h + self.w[l] * h")]))
+_rw("reweave_cache_not_carried", "forward starts every chunk from an empty cache.",
+    ("forward", [("prev, cache, filled = state",
+                  "prev, cache, filled = state[0], *self.init_state(b, x.device, x.dtype)[1:]")]))
+_rw("reweave_sees_itself", "The parallel form lets a token read its own cached states "
+    "(< became <=): it no longer equals the step.",
+    ("forward", [("band = (j[None] < t) & (j[None] >= t - M)",
+                  "band = (j[None] <= t) & (j[None] >= t - M)")]))
+
+
+def _rw_run():
+    return reweave.rare_token_recall(distances=(64,), n=60, seed=0)
+
+
+@check("09", "reweave_recall")
+def _rw_recall():
+    """Rare key-value recall at distance 64 (cache 128, d = 256, 60 sequences)."""
+    return _rw_run()["reweave"][0]
+
+
+@check("09", "reweave_window_above_chance")
+def _rw_window():
+    """The same with the gate closed, minus chance."""
+    out = _rw_run()
+    return out["window"][0] - out["chance"]
+
+
+@check("09", "reweave_layer0_above_chance")
+def _rw_layer0():
+    """The same with only layer 0 cached, minus chance."""
+    out = _rw_run()
+    return out["layer0"][0] - out["chance"]
+
+
+@check("09", "reweave_forward_equals_step", target=at_most(1e-10))
+def _rw_equal():
+    """Relative errors of forward vs the step loop vs chunks (cache of 5 overflows)."""
+    torch.manual_seed(0)
+    m = reweave.Reweave(6, n_layers=2, layers=(0, 2), cache_size=5, beta=1.0).double()
+    with torch.no_grad():
+        m.gate_w.normal_()
+    x = torch.randn(2, 13, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    return max(check_sequence_memory(m, x, chunks=[4, 1, 8], rtol=1e-10).values())
+
+
+@check("09", "reweave_hand_computed", target=at_most(1e-12))
+def _rw_hand():
+    """d = 2, one layer, w = 1, beta large: x = e1, e2, then query e1 reads h^1 of token 2 =
+    e2 + e1 (its score 1 ties h^0 of token 1 = e1; the read is their mean). Max abs error."""
+    m = reweave.Reweave(2, n_layers=1, cache_size=4, beta=50.0, gate_b=float("inf")).double()
+    e = torch.eye(2, dtype=torch.float64)
+    with torch.no_grad():
+        y, _ = m(torch.stack([e[0], e[1], e[0]])[None])
+    # token 3: h^1 = e1 + e2; cache: (e1, e1), (e2, e2 + e1); scores e1.: 1, 1, 0, 1 -> three
+    # entries tie: read = (e1 + e1 + (e1 + e2)) / 3; gate 1
+    want = (e[0] + e[1]) + (3 * e[0] + e[1]) / 3
+    return float((y[0, 2] - want).abs().max())

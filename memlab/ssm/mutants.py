@@ -126,4 +126,114 @@ _m(BMJ, "bmojo_window_one_too_long", "The parallel form's window is one token lo
    (bmojo.BMojo, "forward", [("(pos[None, :] > tq - self.window)",
                               "(pos[None, :] >= tq - self.window)")]))
 
+# ============================================================ MemMamba (notes + cross-token attn)
+import torch
+
+from memlab.report import at_most
+from memlab.ssm import memmamba
+from memlab.testing.mutants import check
+
+MEM = "MemMamba note pool + cross-token attention"
+_MM = memmamba.MemMamba
+
+_m(MEM, "memmamba_threshold_flipped", "The note is written when the salience is BELOW tau: "
+   "filler fills the pool, the passkey never gets a note.",
+   (_MM, "_notes_step", [("p, s > self.tau)", "p, s < self.tau)")]),
+   (_MM, "notes_scan", [("p, s[:, t] > self.tau)", "p, s[:, t] < self.tau)")]))
+_m(MEM, "memmamba_empty_slots_unmasked", "Empty pool slots are not masked: the attention "
+   "spreads its weight over zero notes.",
+   (memmamba, "read_notes", [('scores = scores.masked_fill(~filled, float("-inf"))',
+                              "scores = scores"),
+                             (".nan_to_num(0.0) * filled", ".nan_to_num(0.0)")]))
+_m(MEM, "memmamba_evicts_highest", "A full pool replaces its HIGHEST-priority note "
+   "(argmax for argmin): the most salient note is the first to go.",
+   (memmamba, "insert_note", [("slot = prio.argmin(dim=1)", "slot = prio.argmax(dim=1)")]))
+_m(MEM, "memmamba_pool_not_carried", "The note pool is not carried across chunks (forward "
+   "starts from an empty pool).",
+   (_MM, "forward", [("self.notes_scan(x, (notes, prio, clock))",
+                      "self.notes_scan(x, self.init_state(x.shape[0], x.device, x.dtype)[1:])")]))
+_m(MEM, "memmamba_probe_sums_all_outputs", "The attribution probe differentiates the sum of "
+   "ALL outputs, not the last one: every token looks remembered by its own output.",
+   (memmamba, "attribution", [("y[:, -1, j].sum()", "y[..., j].sum()")]))
+
+
+@check("05", "memmamba_attribution_ratio")
+def _mm_attr():
+    """Attribution at distance 256 over distance 16, random-init Mamba, T = 300, 4 sequences."""
+    return memmamba.attribution_ratio(T=300, batch=4)["ratio"]
+
+
+def _mm_passkey():
+    return memmamba.passkey_curve(distances=(64,), n_train=200, n_test=100, seed=0)
+
+
+@check("05", "memmamba_notes_gain")
+def _mm_gain():
+    """Passkey at distance 64: MemMamba minus plain Mamba (same weights), 300 sequences."""
+    out = _mm_passkey()
+    return out["memmamba"][0] - out["mamba"][0]
+
+
+@check("05", "memmamba_plain_far_above_chance")
+def _mm_plain():
+    """Passkey at distance 64: plain Mamba minus chance."""
+    out = _mm_passkey()
+    return out["mamba"][0] - out["chance"]
+
+
+def _mm_model(pool_size=3, seed=0):
+    torch.manual_seed(seed)
+    return memmamba.MemMamba(8, 4, pool_size=pool_size).double()
+
+
+@check("05", "memmamba_step_equals_chunked_forward", target=at_most(1e-12))
+def _mm_equal():
+    """Max |y| difference: step loop vs forward over 3 chunks (state carried); pool of 3
+    overflows (every token salient)."""
+    m = _mm_model()
+    with torch.no_grad():
+        m.score.bias.fill_(5.0)
+        x = torch.randn(2, 15, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        st, ys = m.init_state(2), []
+        for t in range(15):
+            y, st = m.step(x[:, t], st)
+            ys.append(y)
+        st2, parts = None, []
+        for a, b in ((0, 4), (4, 5), (5, 15)):
+            y, st2 = m(x[:, a:b], st2)
+            parts.append(y)
+    return float((torch.stack(ys, 1) - torch.cat(parts, 1)).abs().max())
+
+
+@check("05", "memmamba_pool_hand_computed", target=at_most(0.0))
+def _mm_pool():
+    """Pool of 2, priorities 0.9, 0.6, 0.8 then 0.7 written: kept {0.9, 0.8} (priority); FIFO
+    clock 0..3 keeps {2, 3}. Returns the number of wrong slots."""
+    wrong = 0
+    for ps, want in (([0.9, 0.6, 0.8, 0.7], [0.8, 0.9]), ([0.0, 1.0, 2.0, 3.0], [2.0, 3.0])):
+        slots, prio = (torch.zeros(1, 2, 1),), torch.full((1, 2), float("-inf"))
+        for p in ps:
+            slots, prio = memmamba.insert_note(slots, prio, (torch.tensor([[p]]),),
+                                               torch.tensor([p]), torch.tensor([True]))
+        wrong += int((prio.sort().values[0] != torch.tensor(want)).sum())
+        wrong += int((slots[0][0, :, 0].sort().values != torch.tensor(want)).sum())
+    return float(wrong)
+
+
+@check("05", "memmamba_single_note_read", target=at_most(1e-12))
+def _mm_read():
+    """One salient token then a filler token: the read is 0 at t = 0 (read before write) and
+    W_o W_v W_n x_0 at t = 1 (softmax over one note = 1). Max abs error."""
+    m = _mm_model(pool_size=4)
+    with torch.no_grad():
+        m.score.weight.zero_()
+        m.score.weight[0, 0] = 10.0
+        x = torch.randn(1, 2, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+        x[0, 0, 0], x[0, 1, 0] = 1.0, -1.0
+        st = m.init_state(1)
+        reads, _ = m.notes_scan(x, st[1:])
+        want = m.W_o(m.W_v(m.W_n(x[:, 0])))
+    return max(float(reads[:, 0].abs().max()), float((reads[:, 1] - want).abs().max()))
+
+
 from memlab.ssm import _checks  # noqa: F401  (registers the checks)

@@ -276,3 +276,4 @@ def omega_retention_as_forget():
 
 
 from memlab.testtime import checks as _checks  # noqa: F401 - registers the checks
+from memlab.testtime import mutants_perk_nested as _perk_nested  # noqa: F401 - PERK, CMS

@@ -131,7 +131,8 @@ def render_ability_table(results: dict, metric_cols=("information_extraction", "
         for j in range(len(metric_cols)):
             ax.text(j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=7,
                     color="w" if M[i, j] < 0.6 else "k")
-    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title("accuracy per ability")
+    fig.colorbar(im, ax=ax, shrink=0.8).set_label("accuracy (fraction correct)")
     return fig
 
 

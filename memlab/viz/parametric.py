@@ -7,7 +7,8 @@ import numpy as np
 
 from memlab.viz import LINESTYLES, OKABE_ITO, new_figure
 
-__all__ = ["plot_triangle_curves", "plot_unlearning", "render_edits"]
+__all__ = ["plot_retention", "plot_triangle_curves", "plot_unlearning", "plot_unlearning_weights",
+           "render_edits", "render_retention"]
 
 LABELS = {"ft": "fine-tuning", "rome": "ROME rank-one", "codebook": "exact-key codebook",
           "wise": "WISE-lite"}
@@ -61,3 +62,55 @@ def plot_unlearning(r: dict):
            ylabel="fraction of facts", title="Unlearning 10% of the persons")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
+
+
+def plot_unlearning_weights(beta: float = 5.0, beta1: float = 0.3, beta2: float = 0.3):
+    """Saturation against importance: the weight each reweighting gives a token, against the
+    probability p_t the model still assigns it (SimSat p^beta, SimImp (1-p)^beta, SatImp)."""
+    import torch
+
+    from memlab.parametric.unlearning import weights
+
+    p = torch.linspace(0.0, 1.0, 201)
+    fig, ax = new_figure(width=6.4, height=3.4)
+    for i, m in enumerate(("simsat", "simimp", "satimp")):
+        w = weights(p, m, beta=beta, beta1=beta1, beta2=beta2)
+        ax.plot(p.numpy(), (w / w.max()).numpy(), color=OKABE_ITO[i], linestyle=LINESTYLES[i],
+                label=UNLEARN_LABELS[m])
+    ax.set(xlabel="p_t (probability the model still gives the fact)",
+           ylabel="weight w_t (scaled to max 1)", title="Saturation vs importance weights")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return fig
+
+
+def plot_retention(r: dict, title_suffix: str = ""):
+    """Two panels, recognition (2AFC) and recall, against later-training updates (symlog x),
+    one line per number of exposures; chance levels dashed."""
+    fig, axes = new_figure(ncols=2, width=4.2, height=3.4)
+    axes = np.atleast_1d(axes).ravel()
+    exps = [e for e in r if isinstance(e, int)]
+    for ax, metric, chance in zip(axes, ("recognition", "recall"), (0.5, None)):
+        for i, e in enumerate(exps):
+            ys = r[e][metric]
+            ax.plot(r["probes"][:len(ys)], ys, marker="o", ms=3, color=OKABE_ITO[i],
+                    linestyle=LINESTYLES[i], label=f"{e} exposure{'s' if e > 1 else ''}")
+        if chance is not None:
+            ax.axhline(chance, color="grey", lw=0.8, ls=":", label="chance")
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set(xlabel="later-training updates", ylabel=f"{metric} (fraction of facts)",
+               ylim=(-0.03, 1.03), title=f"{metric}{title_suffix}")
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return fig
+
+
+def render_retention(lr: float = 3e-3, seed: int = 0, pretrain_steps: int = 200,
+                     known: dict | None = None):
+    """The widget: study at learning rate lr (1, 3, 10 exposures), then later training; about
+    two seconds a move. ``known`` maps an lr to a retention_run result already computed (with
+    the same seed and pre-training), drawn without running it again."""
+    from memlab.parametric.exposure import retention_run
+
+    if not 0.0 < lr <= 0.1:
+        raise ValueError(f"lr must be in (0, 0.1], got {lr}")
+    r = (known or {}).get(lr) or retention_run(lr=lr, seed=seed, pretrain_steps=pretrain_steps)
+    return plot_retention(r, f" (lr {lr:g})")
