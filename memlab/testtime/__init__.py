@@ -5,7 +5,14 @@
 - :mod:`memlab.testtime.mac`           memory as context (MAC) with persistent memory tokens
 - :mod:`memlab.testtime.mag_mal`       memory as a gate (MAG) and as a layer (MAL), with SWA
 - :mod:`memlab.testtime.omega`         ATLAS's Omega rule (sliding-window objective)
-- :mod:`memlab.testtime.experiments`   the chapter's experiments (also used by the claim tests)
+- :mod:`memlab.testtime.perk`          PERK: test-time adaptation of a LoRA-style memory adapter by
+                                        inner-loop gradient steps on the context
+- :mod:`memlab.testtime.nested`        Nested Learning's continuum memory system (CMS): MLP blocks
+                                        updated at different frequencies
+- :mod:`memlab.testtime.experiments`   the chapter's experiments (also used by the claim tests);
+  :mod:`memlab.testtime.perk_experiments` those of PERK and the CMS
+- :mod:`memlab.testtime.checks`, :mod:`memlab.testtime.mutants`, :mod:`memlab.testtime.mutants_perk_nested`
+                                        the chapter's mutants and the checks that kill them
 """
 
 from memlab.testtime.mac import MACState, MemoryAsContext
