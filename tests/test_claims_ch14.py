@@ -54,3 +54,32 @@ def test_same_seed_same_numbers():
     a = lifetime("refined", seed=2, n_apps=4, n_episodes=60, drift_at=20)
     b = lifetime("refined", seed=2, n_apps=4, n_episodes=60, drift_at=20)
     assert np.array_equal(a["success"], b["success"]) and np.array_equal(a["pool_size"], b["pool_size"])
+
+
+TOK_CLAIMS = ("tokmem_retention_min", "finetune_first_drop", "tokmem_minus_untrained")
+TOK_KW = {"n_new": DEFAULTS["tok_new"], "steps": DEFAULTS["tok_steps"],
+          "n_train": DEFAULTS["tok_train"], "pretrain_steps": DEFAULTS["tok_pretrain_steps"],
+          "d": DEFAULTS["tok_d"]}
+
+
+def _tok_window(seeds):
+    from memlab.experience.tokmem_experiments import tokmem_claims
+
+    # the notebook's default: one backbone (pre-trained with the first seed) for the window
+    return [tokmem_claims(s, backbone_seed=seeds[0], **TOK_KW) for s in seeds]
+
+
+def test_tokmem_claims_hold_on_the_mean_over_three_seeds():
+    runs = _tok_window((0, 1, 2))
+    for name in TOK_CLAIMS:
+        assert CLAIMS[name].check(float(np.mean([r[name] for r in runs]))), (name, [r[name] for r in runs])
+    # the tokens keep every stored procedure on every seed; fine-tuning keeps none of them
+    assert all(r["tokmem_retention_min"] == 1.0 for r in runs)
+    assert all(r["finetune_retention_min"] < 0.5 for r in runs)
+
+
+@pytest.mark.slow
+def test_tokmem_claims_hold_on_another_seed_window():
+    runs = _tok_window((3, 4, 5))
+    for name in TOK_CLAIMS:
+        assert CLAIMS[name].check(float(np.mean([r[name] for r in runs]))), (name, [r[name] for r in runs])

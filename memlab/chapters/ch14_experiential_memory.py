@@ -20,11 +20,21 @@ class Params(ChapterParams):
     freq_threshold: int = Field(3, ge=1, le=100, description="ReMe F: uses before a verdict")
     utility_threshold: float = Field(0.5, ge=0.0, le=1.0, description="ReMe U: prune below this success rate")
     n_seeds: int = Field(3, ge=1, le=50, description="seeds per claim (spread printed)")
+    # TokMem-lite (procedure tokens on a frozen char transformer)
+    tok_new: int = Field(5, ge=2, le=12, description="TokMem: new procedures learned one after another")
+    tok_steps: int = Field(200, ge=10, le=200, description="TokMem: Adam steps per new procedure")
+    tok_train: int = Field(128, ge=8, le=4096, description="TokMem: training examples per procedure")
+    tok_pretrain_steps: int = Field(800, ge=100, le=20000, description="TokMem: backbone pre-training steps")
+    tok_d: int = Field(64, ge=16, le=512, description="TokMem: backbone width d (a multiple of 4)")
+    tok_shared_backbone: bool = Field(True, description="TokMem: one backbone (seed) for all seeds' runs")
 
     # longer lifetimes and more seeds; NOT more apps: at 30 apps x 1,000 tasks (change at 400)
     # the refined pool's late gain measured +0.07 / -0.03 (seeds 0, 1): stale veterans retire
     # slowly under cumulative counters (the notebook says so)
-    FULL: ClassVar[dict] = {"n_episodes": 600, "drift_at": 200, "window": 200, "n_seeds": 10}
+    # TokMem: all 12 compositions, a backbone pre-trained per seed, longer pre-training
+    FULL: ClassVar[dict] = {"n_episodes": 600, "drift_at": 200, "window": 200, "n_seeds": 10,
+                            "tok_new": 12, "tok_pretrain_steps": 1600,
+                            "tok_shared_backbone": False}
 
 
 CHAPTER = Chapter(
@@ -35,7 +45,9 @@ CHAPTER = Chapter(
             "agent's own trajectories (success, failure and comparative insights), read by "
             "scenario similarity, credited by use and pruned by utility; and a JARVIS-1 / "
             "Memory-R episodic kNN plan memory with its novelty reward. A procedure drifts "
-            "mid-stream: append-only memory goes stale, the refined pool recovers.",
+            "mid-stream: append-only memory goes stale, the refined pool recovers. TokMem: "
+            "procedures as trainable tokens on a frozen backbone, learned one after another "
+            "without forgetting where full fine-tuning forgets.",
     Params=Params,
     mechanisms=(
         Mechanism("ReMe experience pool", "memlab.experience.pool",
@@ -43,6 +55,9 @@ CHAPTER = Chapter(
                   "ReMe (Remember Me, Refine Me), 2025"),
         Mechanism("Episodic kNN plan memory", "memlab.experience.knn",
                   "<= 1000 keys x d + <= 50 plan vectors per key", "JARVIS-1, 2023; Memory-R (Reasoning Under 1 Billion), 2025"),
+        Mechanism("TokMem procedure tokens", "memlab.experience.tokmem",
+                  "d floats per procedure (one embedding row), frozen backbone shared",
+                  "TokMem, ICLR 2026"),
     ),
     claims={
         # success over the last `window` episodes (after the drift), mean over seeds:
@@ -63,5 +78,14 @@ CHAPTER = Chapter(
         "knn_lifetime_rise": at_least(0.15),
         # ... while the memoryless solver stays flat (|last 100 - first 100|)
         "nomem_lifetime_rise_abs": at_most(0.1),
+        # TokMem, tok_new procedures learned one after another (mean over seeds):
+        # min over every stored procedure (8 base + new) of accuracy after all / accuracy
+        # before (base) or just after it was learned (new)
+        "tokmem_retention_min": at_least(0.9),
+        # sequential full fine-tuning: first new procedure's accuracy just learned - after all
+        "finetune_first_drop": at_least(0.30),
+        # mean just-learned accuracy minus the best untrained token's (fresh row or any stored
+        # token) on the same procedure
+        "tokmem_minus_untrained": at_least(0.5),
     },
 )

@@ -8,11 +8,14 @@
   experiences;
 * :mod:`~memlab.experience.knn`: :class:`EpisodicKNN`, JARVIS-1 / Memory-R episodic plan memory
   with the kNN novelty reward, and :mod:`~memlab.experience.planner`, the lifelong planner over it;
+* :mod:`~memlab.experience.tokmem`: :class:`~memlab.experience.tokmem.TokenProcedureMemory`,
+  TokMem-lite: procedures as tokens (one trainable embedding row each, gradient-masked) on a
+  frozen char transformer, with the sequential full fine-tuning baseline; its experiment in
+  :mod:`~memlab.experience.tokmem_experiments`;
 * :mod:`~memlab.experience.experiments`: the chapter's lifetimes; :mod:`~memlab.experience.mutants`:
   its bugs and the checks that kill them.
 
-Not included: TokMem-style procedure tokens (a frozen backbone with one trainable embedding per
-procedure); see the chapter notebook's summary.
+``tokmem`` imports torch; it is not imported here (the pool and the kNN memory do not need it).
 """
 
 from memlab.experience.agent import ImitationAgent, Solver

@@ -5,7 +5,9 @@ Sources of the bugs: the pitfalls of ReMe-style pools (utility credited to every
 experience instead of the used ones; pruning before the usage floor; a utility that is never
 updated; the ratio's comparison flipped), the one-line slips of an imitation agent (a copied
 procedure not re-bound to the new object; retrieval that ignores similarity), and Memory-R's
-reward (novelty sign, the min-max window, FIFO eviction of the newest key).
+reward (novelty sign, the min-max window, FIFO eviction of the newest key), and TokMem's
+(the gradient mask missing or off by one, a backbone left trainable, a new procedure written
+into an existing row).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from contextlib import contextmanager
 from unittest import mock
 
 import numpy as np
+import torch
 
 from memlab.experience import distill as D
 from memlab.experience import knn as K
@@ -23,6 +26,7 @@ from memlab.report import at_most
 from memlab.testing.mutants import check, mutant
 
 POOL, KNN = "ReMe experience pool", "Episodic kNN plan memory"
+TOK = "TokMem procedure tokens"
 _Q = {k: v for k, v in QUICK.items() if k != "window"}
 
 
@@ -222,3 +226,115 @@ def _knn_hand_case():
     m.write(e3, v_ab)                          # evicts e1 (the oldest key)
     err += [abs(len(m.read(e1)) - 0), abs(len(m.read(e3)) - 1)]
     return float(max(err))
+
+
+# ------------------------------------------------------------------ TokMem procedure tokens
+@mutant("14", TOK)
+@contextmanager
+def tokmem_mask_missing():
+    """No gradient mask: every row of E trains (letters and old procedures drift)."""
+    from memlab.experience import tokmem as T
+
+    with mock.patch.object(T.TokenProcedureMemory, "grad_mask",
+                           lambda self, row: torch.ones(self.n_rows, 1)):
+        yield
+
+
+@mutant("14", TOK)
+@contextmanager
+def tokmem_mask_off_by_one():
+    """The mask opens row ``row - 1`` (a row this procedure's data never touches): the new
+    token never trains."""
+    from memlab.experience import tokmem as T
+
+    def grad_mask(self, row):
+        m = torch.zeros(self.n_rows, 1)
+        m[row - 1] = 1.0
+        return m
+    with mock.patch.object(T.TokenProcedureMemory, "grad_mask", grad_mask):
+        yield
+
+
+@mutant("14", TOK)
+@contextmanager
+def tokmem_backbone_not_frozen():
+    """The backbone's parameters are handed to the optimiser too (``requires_grad`` left on)."""
+    from memlab.experience import tokmem as T
+
+    with mock.patch.object(T.TokenProcedureMemory, "trainable",
+                           lambda self: list(self.net.parameters())):
+        yield
+
+
+@mutant("14", TOK)
+@contextmanager
+def tokmem_row_collision():
+    """The row allocator is off by one: a new procedure reuses the last stored row."""
+    from memlab.experience import tokmem as T
+
+    with mock.patch.object(T.TokenProcedureMemory, "_next_row",
+                           lambda self: len(T.OUT) + len(self.rows) - 1):
+        yield
+
+
+_TOK_NEW = ("reverse+upper", "rotate1+next", "rotate2+prev")      # learned in this order
+
+
+def _tok_learn(names, steps=100, mem=None):
+    from memlab.experience import tokmem as T
+
+    mem = mem or T.TokenProcedureMemory(T.pretrain(0))
+    just = []
+    for k, n in enumerate(names):
+        mem.learn(n, T.examples(n, 128, seed=k), steps, seed=k)
+        just.append(mem.accuracy(n, 128))
+    return mem, np.array(just)
+
+
+@check("14", "tokmem_retention_min")
+def _tok_retention():
+    """Three new procedures, 100 steps each: min over every stored procedure of its final
+    accuracy / its accuracy before (base) or just after it was learned (new)."""
+    from memlab.experience import tokmem as T
+
+    mem = T.TokenProcedureMemory(T.pretrain(0))
+    before = np.array([mem.accuracy(n, 128) for n in T.BASE])
+    mem, just = _tok_learn(_TOK_NEW, mem=mem)
+    from memlab.experience.tokmem_experiments import retention
+
+    return retention({"base_before": before, "just": just,
+                      "base_after": np.array([mem.accuracy(n, 128) for n in T.BASE]),
+                      "final": np.array([mem.accuracy(n, 128) for n in _TOK_NEW])})
+
+
+@check("14", "tokmem_minus_untrained")
+def _tok_gain():
+    """Two new procedures, 100 steps each: mean just-learned accuracy minus the best
+    untrained token's (a fresh row or any stored token) on each."""
+    from memlab.experience import tokmem as T
+
+    _, just = _tok_learn(_TOK_NEW[:2])
+    mem = T.TokenProcedureMemory(T.pretrain(0))
+    base = []
+    for n in _TOK_NEW[:2]:
+        mem.add_procedure(n)
+        base.append(max(mem.accuracy(t, 128, truth=n) for t in mem.rows))
+    return float(just.mean() - np.mean(base))
+
+
+@check("14", "tokmem_old_state_identical", target=at_most(0.0))
+def _tok_identical():
+    """An identity: after learning one procedure (10 steps), count the rows of E other than
+    its own, and the backbone tensors, that changed (torch.equal)."""
+    from memlab.experience import tokmem as T
+
+    mem = T.TokenProcedureMemory(T.pretrain(0))
+    before = {k: v.clone() for k, v in mem.net.state_dict().items()}
+    mem.learn("reverse+upper", T.examples("reverse+upper", 32), 10)
+    row = mem.rows["reverse+upper"]
+    after = mem.net.state_dict()
+    keep = torch.ones(mem.n_rows, dtype=torch.bool)
+    keep[row] = False
+    changed = sum(not torch.equal(before[k], after[k]) for k in before if k != "E")
+    changed += int((before["E"][keep] != after["E"][keep]).any(1).sum())
+    return float(changed + (row < len(T.OUT) + len(T.BASE)))

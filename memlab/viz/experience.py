@@ -9,7 +9,7 @@ import numpy as np
 
 from memlab.viz import LINESTYLES, new_figure
 
-__all__ = ["moving_average", "render_knn", "render_lifetimes", "render_pool"]
+__all__ = ["moving_average", "render_knn", "render_lifetimes", "render_pool", "render_tokmem"]
 
 LABELS = {"none": "weak solver, no memory", "strong": "strong solver, no memory",
           "append": "weak + append-only pool", "refined": "weak + refined pool (ReMe)",
@@ -89,4 +89,25 @@ def render_knn(curves: dict, smooth: int = 25):
     ax.set(xlabel="episode", ylabel=f"success (mean of last {smooth})", ylim=(-0.02, 1.02),
            title="Episodic plan memory over a lifetime")
     ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def render_tokmem(run: dict):
+    """Accuracy of each new procedure just after it was learned (light) and after all were
+    learned (dark), TokMem beside sequential full fine-tuning; the untrained baseline dotted.
+    ``run`` is :func:`memlab.experience.tokmem_experiments.tokmem_run`'s result."""
+    order = run["order"]
+    x = np.arange(len(order))
+    fig, axes = new_figure(ncols=2, width=4.7, height=3.4)
+    for ax, (m, title) in zip(axes[0], (("tokmem", "TokMem (one row trained)"),
+                                        ("finetune", "sequential full fine-tuning"))):
+        ax.bar(x - 0.2, run[m]["just"], 0.4, color="C0" if m == "tokmem" else "C3", alpha=0.45,
+               label="just learned")
+        ax.bar(x + 0.2, run[m]["final"], 0.4, color="C0" if m == "tokmem" else "C3",
+               label="after all learned")
+        ax.plot(x, run["untrained"], "k:", marker=".", label="untrained token (best)")
+        ax.set_xticks(x, [f"{i + 1}. {n}" for i, n in enumerate(order)], rotation=60,
+                      ha="right", fontsize=7)
+        ax.set(ylim=(0, 1.05), ylabel="exact-match accuracy", title=title)
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8)
     return fig
