@@ -99,3 +99,32 @@ def test_memorybank_counts_whole_days_as_the_code():
         mb.clock.set(10 * DAY)
         mid = mb.store.add("u", "x", {"strength": 1, "last_recall": 8.5 * DAY}, kind="turn")
         assert mb.retention_of(mb.store.get(mid)) == pytest.approx(want)
+
+
+def test_memorybank_defaults_to_the_codes_rules_and_the_harness_uses_its_k():
+    """Review: summaries were kept forever by default, and the harness always passed k = 5, so
+    MemoryBank's own top-6 was never used. Now the code's rule is the default and ``k=None``
+    (the harness default) means each system's own k; an explicit k still wins."""
+    from memlab.agents import MemoryBank
+    from memlab.agents.baselines import PlainRetrieval
+    from memlab.agents.harness import run_system
+    from memlab.tasks.longmemeval import generate
+
+    assert MemoryBank(user="u").summary_rule == "code"
+    seen = []
+
+    def spy(cls):
+        class Spy(cls):
+            def retrieve(self, query, k=None):
+                seen.append((cls.__name__, k))
+                return super().retrieve(query, k)
+        return Spy
+
+    recs = generate(n_personas=1, seed=0)
+    for cls, want in ((MemoryBank, 6), (PlainRetrieval, 5)):
+        seen.clear()
+        run_system(spy(cls), recs)
+        assert {k for _, k in seen} == {want}, seen
+        seen.clear()
+        run_system(spy(cls), recs, k=3)
+        assert {k for _, k in seen} == {3}, seen

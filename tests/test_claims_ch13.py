@@ -9,7 +9,7 @@ from functools import partial
 
 import pytest
 
-from memlab.agents.experiments import ability_contrasts, recall_vs_k, saturation
+from memlab.agents.experiments import ability_contrasts, forgetting_cost, recall_vs_k, saturation
 from memlab.agents.harness import SYSTEMS, evaluate
 from memlab.chapters import get_chapter
 from memlab.tasks.longmemeval import generate
@@ -32,11 +32,14 @@ def test_sanity_recall_monotone_in_k():
     assert all(b >= a for a, b in itertools.pairwise(rec)) and rec[-1] > rec[0]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 6])
+@pytest.mark.parametrize("seed", range(9))
 def test_ability_contrasts_and_their_controls(seed):
+    """Generator seeds 0-8 (the review's 0, 1, 6 among them): the gap counts the update turn
+    only, not the stale first mention."""
     r = ability_contrasts(generate(n_personas=6, seed=seed))
     assert CLAIMS["plain_ku_recall_minus_accuracy"].check(r["ku_gap"]["plain-retrieval"])
-    assert r["ku_recall"]["plain-retrieval"] >= 0.9          # it did retrieve the evidence
+    assert r["ku_recall_any"]["plain-retrieval"] >= 0.9      # some evidence turn retrieved ...
+    assert r["ku_recall"]["plain-retrieval"] < r["ku_recall_any"]["plain-retrieval"]  # ... not always the update
     # control: a store that rewrites the fact has no gap
     assert not CLAIMS["plain_ku_recall_minus_accuracy"].check(r["ku_gap"]["mem0"])
     assert CLAIMS["ga_temporal_deficit"].check(r["ga_temporal_deficit"])
@@ -45,22 +48,22 @@ def test_ability_contrasts_and_their_controls(seed):
 
 
 @pytest.mark.parametrize("seed", range(9))
-def test_long_history(seed):
-    """Generator seeds 0-8: MemoryBank drops, Mem0 does not (and its store shrinks per round)."""
-    s = saturation(sessions=(8, 32), names=("mem0", "memorybank"), n_personas=6, seed=seed)
-    mb, m0 = s["memorybank"]["overall"], s["mem0"]["overall"]
-    assert CLAIMS["memorybank_drop_long_history"].check(mb[0] - mb[1])
-    assert CLAIMS["mem0_drop_long_history"].check(m0[0] - m0[1])
-    assert s["mem0"]["memories_per_round"][1] < s["mem0"]["memories_per_round"][0]
+def test_memorybank_forgetting_cost(seed):
+    """Generator seeds 0-8: with the public code's rules MemoryBank has forgotten most facts
+    by the questions (cost 0.45-0.62); the old default, summaries kept forever, hides it."""
+    recs = generate(n_personas=6, seed=seed)
+    assert CLAIMS["memorybank_forgetting_cost"].check(forgetting_cost(recs)["cost"])
+    kept = forgetting_cost(recs, factory=partial(SYSTEMS["memorybank"], summary_rule="keep"))
+    assert not CLAIMS["memorybank_forgetting_cost"].check(kept["cost"])
 
 
 @pytest.mark.parametrize("seed", [0, 2])
-def test_long_history_negative_control(seed):
-    """MemoryBank with forgetting off does not drop like that: the drop is the forgetting."""
-    s2 = saturation(sessions=(8, 32), names=("memorybank",), n_personas=6, seed=seed,
-                    factories={"memorybank": partial(SYSTEMS["memorybank"], forgetting=False)})
-    nf = s2["memorybank"]["overall"]
-    assert not CLAIMS["memorybank_drop_long_history"].check(nf[0] - nf[1])
+def test_long_history_drops_are_what_the_notebook_says(seed):
+    """Recorded, not claimed: fact stores lose nothing from 8 to 32 sessions (by construction:
+    the filler holds no facts), and Mem0's store shrinks per round."""
+    s = saturation(sessions=(8, 32), names=("mem0", "memos", "memgpt"), n_personas=6, seed=seed)
+    assert all(v["overall"][0] == v["overall"][1] for v in s.values())
+    assert s["mem0"]["memories_per_round"][1] < s["mem0"]["memories_per_round"][0]
 
 
 @pytest.mark.parametrize("seed", range(4))

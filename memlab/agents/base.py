@@ -61,6 +61,8 @@ class AgentMemory:
 
     name = "base"
     reader_policy = "rank"
+    #: top-k when a caller passes ``k=None`` (MemoryBank: the code's 6)
+    default_k = 5
 
     def __init__(self, store: MemoryStore | None = None, llm: LLM | None = None,
                  user: str = "user"):
@@ -100,10 +102,14 @@ class AgentMemory:
     def retrieve(self, query: str, k: int = 5) -> list[Hit]:
         raise NotImplementedError
 
-    def contexts(self, query: str, k: int = 5) -> list[dict]:
-        return [context_of(h) for h in self.retrieve(query, check_k(k))]
+    def resolve_k(self, k: int | None) -> int:
+        """``k``, or this system's own :attr:`default_k` when ``k`` is None."""
+        return self.default_k if k is None else check_k(k)
 
-    def ask(self, question: str, k: int = 5) -> tuple[str, list[dict]]:
+    def contexts(self, query: str, k: int | None = None) -> list[dict]:
+        return [context_of(h) for h in self.retrieve(query, self.resolve_k(k))]
+
+    def ask(self, question: str, k: int | None = None) -> tuple[str, list[dict]]:
         ctx = self.contexts(question, k)
         return self.llm.answer(question, ctx, policy=self.reader_policy), ctx
 
@@ -112,9 +118,9 @@ class AgentMemory:
         """``Memory.write``: observe one round."""
         self.observe(user_text, assistant_text, sources)
 
-    def read(self, query: str, k: int = 5) -> list[Hit]:
-        """``Memory.read``: the system's retrieval."""
-        return self.retrieve(query, check_k(k))
+    def read(self, query: str, k: int | None = None) -> list[Hit]:
+        """``Memory.read``: the system's retrieval (``k=None``: the system's default)."""
+        return self.retrieve(query, self.resolve_k(k))
 
     def forget(self) -> dict:
         """``Memory.forget``: purge this user from the store (rows, events, vectors, caches)."""

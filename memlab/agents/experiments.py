@@ -11,6 +11,7 @@ from memlab.agents.store import MemoryStore
 __all__ = [
     "ability_contrasts",
     "compounded_survival",
+    "forgetting_cost",
     "ku_comparison",
     "measured_retention",
     "memgpt_occupancy",
@@ -83,7 +84,7 @@ def compounded_survival(days: int = 10, S: float = 1.0) -> np.ndarray:
     return np.cumprod([retention(d, S) for d in range(1, days + 1)])
 
 
-def ku_comparison(records, k: int = 5) -> dict:
+def ku_comparison(records, k: int | None = None) -> dict:
     """Knowledge-update accuracy and stale rate of plain retrieval vs Mem0-style updates."""
     from memlab.agents.harness import SYSTEMS, evaluate
 
@@ -118,7 +119,7 @@ def recall_vs_k(records, names=("plain-retrieval", "mem0", "a-mem"), ks=(1, 2, 3
 
 
 def saturation(sessions=(8, 16, 32), names=("plain-retrieval", "mem0", "memorybank"),
-               n_personas: int = 6, seed: int = 0, k: int = 5,
+               n_personas: int = 6, seed: int = 0, k: int | None = None,
                factories: dict | None = None) -> dict:
     """Accuracy and store size as the haystack grows (same facts, more filler sessions).
     ``factories`` overrides :data:`~memlab.agents.harness.SYSTEMS` entries (controls)."""
@@ -137,12 +138,14 @@ def saturation(sessions=(8, 16, 32), names=("plain-retrieval", "mem0", "memoryba
     return out
 
 
-def ability_contrasts(records, k: int = 5) -> dict:
+def ability_contrasts(records, k: int | None = None) -> dict:
     """Two findings per ability that a single accuracy number hides, with their controls.
 
-    * ``ku_gap[name]`` = recall_any@k - accuracy on knowledge-update questions: a system can
-      retrieve the evidence and still answer with the old value (plain retrieval), or not
-      (Mem0, which rewrites the fact; the control).
+    * ``ku_gap[name]`` = recall of the *update turn* - accuracy on knowledge-update questions:
+      a system can retrieve the current value and still answer with the old one (plain
+      retrieval), or not (Mem0, which rewrites the fact; the control). The update turn only:
+      the stale first mention is evidence too, but of the old value (``ku_recall_any`` keeps
+      the looser count, any evidence turn).
     * ``temporal[name]`` = temporal-reasoning accuracy of plain retrieval, Generative Agents
       (recency + importance + relevance) and Generative Agents with relevance only (the
       control: the same code with the recency and importance weights set to 0).
@@ -157,14 +160,15 @@ def ability_contrasts(records, k: int = 5) -> dict:
                "generative-agents (relevance only)": partial(
                    GenerativeAgents, weights={"recency": 0.0, "importance": 0.0,
                                               "relevance": 1.0})}
-    out = {"ku_recall": {}, "ku_accuracy": {}, "ku_gap": {}, "temporal": {}}
+    out = {"ku_recall": {}, "ku_recall_any": {}, "ku_accuracy": {}, "ku_gap": {}, "temporal": {}}
     for name, f in systems.items():
         rows = run_system(f, records, k)["rows"]
         ku = [r for r in rows if r["ability"] == "knowledge_update"]
         tmp = [r for r in rows if r["ability"] == "temporal"]
-        rec = sum(r["recall_any"] for r in ku) / len(ku)
+        rec = sum(r["recall_update"] for r in ku) / len(ku)
         acc = sum(r["correct"] for r in ku) / len(ku)
         out["ku_recall"][name], out["ku_accuracy"][name] = rec, acc
+        out["ku_recall_any"][name] = sum(r["recall_any"] for r in ku) / len(ku)
         out["ku_gap"][name] = rec - acc
         out["temporal"][name] = sum(r["correct"] for r in tmp) / len(tmp)
     out["ga_temporal_deficit"] = out["temporal"]["plain-retrieval"] - \
@@ -172,3 +176,17 @@ def ability_contrasts(records, k: int = 5) -> dict:
     out["ga_relevance_only_deficit"] = out["temporal"]["plain-retrieval"] - \
         out["temporal"]["generative-agents (relevance only)"]
     return out
+
+
+def forgetting_cost(records: list[dict], k: int | None = None, factory=None) -> dict:
+    """MemoryBank's accuracy with its forgetting off minus on, on the same records.
+    ``factory`` replaces the MemoryBank class (ablations, mutants); default:
+    :class:`MemoryBank` with the public code's rules (summaries go with their day's turns)."""
+    from functools import partial
+
+    from memlab.agents.harness import evaluate
+
+    f = factory or MemoryBank
+    res = evaluate(records, {"on": f, "off": partial(f, forgetting=False)}, k=k)
+    return {"on": res["on"]["overall"], "off": res["off"]["overall"],
+            "cost": res["off"]["overall"] - res["on"]["overall"]}

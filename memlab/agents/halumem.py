@@ -92,7 +92,7 @@ def memory_integrity(texts: list[str], gold: dict) -> dict:
 
 
 def noise_sweep(records: list[dict], names=("mem0", "mem0-add-only", "memos"),
-                ps=(0.0, 0.2, 0.4), seed: int = 0, k: int = 5) -> dict:
+                ps=(0.0, 0.2, 0.4), seed: int = 0, k: int | None = None) -> dict:
     """QA accuracy and memory integrity of fact stores as extraction noise grows."""
     from memlab.agents.harness import SYSTEMS, personas, replay, run_system, summarise_rows
     from memlab.agents.store import MemoryStore

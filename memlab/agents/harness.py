@@ -104,9 +104,22 @@ def replay(system, record: dict, sessions: bool = True, sources: bool = True) ->
             system.end_session()
 
 
-def run_system(factory, records: list[dict], k: int = 5, llm_factory=RuleLLM,
+def update_evidence(record: dict) -> set[str]:
+    """A knowledge-update question's evidence from its latest session: the update turn, not
+    the stale first mention (which is evidence too, of the old value)."""
+    order = {sid: i for i, sid in enumerate(record["haystack_session_ids"])}
+    ev = record["memlab"]["evidence"]
+    if not ev:
+        return set()
+    session = {e: order[e.rsplit("_", 1)[0]] for e in ev}
+    last = max(session.values())
+    return {e for e in ev if session[e] == last}
+
+
+def run_system(factory, records: list[dict], k: int | None = None, llm_factory=RuleLLM,
                store_path: str = ":memory:") -> dict:
-    """Run one system over every persona; returns ``{"rows": [...], "cost": {...}}``."""
+    """Run one system over every persona; returns ``{"rows": [...], "cost": {...}}``.
+    ``k=None`` asks each system with its own top-k (MemoryBank: 6; the others: 5)."""
     rows, rounds, held, calls, t0 = [], 0, 0, 0, time.perf_counter()
     for recs in personas(records):
         r0 = recs[0]
@@ -129,6 +142,8 @@ def run_system(factory, records: list[dict], k: int = 5, llm_factory=RuleLLM,
                          "stale": _norm(ans) in {_norm(a) for a in meta.get("stale_answers", [])},
                          "recall_any": (bool(srcs & set(meta["evidence"])) if not abst else None),
                          "recall_all": (set(meta["evidence"]) <= srcs if not abst else None),
+                         "recall_update": (bool(srcs & update_evidence(r))
+                                           if meta["ability"] == "knowledge_update" else None),
                          "n_contexts": len(ctx)})
         store.close()
     return {"rows": rows, "cost": {"rounds": rounds, "memories_per_round": held / max(rounds, 1),
@@ -152,7 +167,7 @@ def summarise_rows(out: dict) -> dict:
     return m
 
 
-def evaluate(records: list[dict], systems: dict | None = None, k: int = 5,
+def evaluate(records: list[dict], systems: dict | None = None, k: int | None = None,
              progress: bool = False) -> dict[str, dict]:
     """``{system: metrics}`` for every system in ``systems`` (default: :data:`SYSTEMS`)."""
     systems = SYSTEMS if systems is None else systems

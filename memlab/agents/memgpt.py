@@ -52,7 +52,7 @@ from memlab.agents.base import AgentMemory, context_of, round_text
 from memlab.agents.embed import tokens
 from memlab.agents.grammar import SINGLE_VALUED, parse_facts
 from memlab.agents.llm import iso_date
-from memlab.agents.store import Hit, check_k
+from memlab.agents.store import Hit
 
 __all__ = ["MemGPT", "count_tokens"]
 
@@ -304,8 +304,8 @@ class MemGPT(AgentMemory):
     def conversation_search(self, query: str, k: int = 5):
         return self.store.search(self.user, query, k, kind="recall")
 
-    def contexts(self, query, k=5):
-        k = check_k(k)
+    def contexts(self, query, k=None):
+        k = self.resolve_k(k)
         core = [{"text": ln, "date": self.block_dates.get(ln, ("", []))[0],
                  "sources": self.block_dates.get(ln, ("", []))[1], "id": None,
                  "explain": {"core_block": "human"}}

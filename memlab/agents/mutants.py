@@ -82,6 +82,31 @@ def memorybank_recall_no_reinforce():
         yield
 
 
+@mutant("12", BANK)
+@contextmanager
+def memorybank_summaries_kept():
+    """Summaries kept forever whatever the rule says (memlab's old default, "as in the code"
+    while the code removes a day's summary with its last turn)."""
+    orig = MB.MemoryBank.__init__
+
+    def init(self, *a, **kw):
+        orig(self, *a, **kw)
+        self.summary_rule = "keep"
+    with _patch(MB.MemoryBank, "__init__", init):
+        yield
+
+
+@check("12", "memorybank_summary_goes_with_its_day", target=ONE)
+def _summary_rule():
+    mb = MB.MemoryBank(user="u")
+    mb.start_session("d0")
+    mb.observe("I adopted a dog called Rex.", "nice", ["d0_0"])
+    mb.end_session()
+    mb.clock.advance(60 * MB.DAY)                # R = e^-60: the turn is forgotten
+    mb.start_session("d1")
+    return float(not mb.store.items("u", kind="summary"))
+
+
 @check("12", "retention_curve_max_err")
 def _curve():
     return measured_retention(n=300, seed=0)["max_abs_err"]

@@ -330,6 +330,60 @@ def harness_k_ignored():
         yield
 
 
+@mutant("13", HARNESS)
+@contextmanager
+def harness_fixed_k5():
+    """The harness passes k = 5 to every system (the review's bug: MemoryBank's own top-6,
+    the code's, is never used)."""
+    orig = H.run_system
+    with _patch(H, "run_system", lambda f, recs, k=None, *a, **kw: orig(f, recs, k or 5, *a, **kw)):
+        yield
+
+
+@mutant("13", HARNESS)
+@contextmanager
+def harness_update_recall_counts_stale_mention():
+    """The update's evidence includes the first, stale mention (the review's finding: the gap
+    was measured on any evidence turn)."""
+    with _patch(H, "update_evidence", lambda record: set(record["memlab"]["evidence"])):
+        yield
+
+
+@check("13", "harness_uses_each_systems_k", target=ONE)
+def _system_k():
+    from memlab.agents.memorybank import MemoryBank
+
+    seen = set()
+
+    class Spy(MemoryBank):
+        def retrieve(self, query, k=None):
+            seen.add(k)
+            return super().retrieve(query, k)
+    H.run_system(Spy, generate(n_personas=1, seed=0))
+    return float(seen == {6})
+
+
+@check("13", "harness_update_evidence_is_the_update_turn", target=ONE)
+def _update_turn():
+    recs = [r for r in generate(n_personas=2, seed=0)
+            if r["memlab"]["ability"] == "knowledge_update"]
+    ok = []
+    for r in recs:
+        ev = H.update_evidence(r)
+        sessions = {e.rsplit("_", 1)[0] for e in r["memlab"]["evidence"]}
+        ok.append(len(sessions) == 2 and len(ev) == 1
+                  and next(iter(ev)).rsplit("_", 1)[0] == max(
+                      sessions, key=r["haystack_session_ids"].index))
+    return float(all(ok))
+
+
+@check("13", "memorybank_forgetting_cost")
+def _forgetting_cost():
+    from memlab.agents.experiments import forgetting_cost
+
+    return forgetting_cost(generate(n_personas=3, seed=0))["cost"]
+
+
 def _contrasts():
     return ability_contrasts(generate(n_personas=3, seed=0))
 

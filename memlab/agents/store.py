@@ -95,7 +95,8 @@ class MemoryStore(StoreReads):
         self.clock = clock or SimClock()
         self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
                                     check_same_thread=False)
-        self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        self._busy_ms = int(timeout * 1000)
+        self.conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         if self.path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -336,23 +337,29 @@ class MemoryStore(StoreReads):
     def _purge_file(self, busy_wait: float, report: dict) -> str:
         deadline = time.monotonic() + max(0.0, busy_wait)
         with self._lock:
-            while True:
-                try:
-                    if self._checkpoint():
-                        self.conn.execute("VACUUM")
+            # the loop below does the waiting (busy_wait), not SQLite's busy handler, which
+            # would block each checkpoint for the store's whole timeout
+            self.conn.execute("PRAGMA busy_timeout=50")
+            try:
+                while True:
+                    try:
                         if self._checkpoint():
-                            return "purged"
-                except sqlite3.OperationalError as err:   # VACUUM: "database is locked"
-                    if "locked" not in str(err) and "busy" not in str(err):
-                        raise
-                if time.monotonic() >= deadline:
-                    report["file"] = "not purged"
-                    raise ForgetIncomplete(
-                        f"forget: the rows are deleted, but another connection holds a read "
-                        f"transaction on {self.path}, so their old pages are still in the "
-                        f"file / WAL after {busy_wait:g} s of retries; close the other "
-                        "connections' transactions and call forget again", report)
-                time.sleep(0.05)
+                            self.conn.execute("VACUUM")
+                            if self._checkpoint():
+                                return "purged"
+                    except sqlite3.OperationalError as err:   # VACUUM: "database is locked"
+                        if "locked" not in str(err) and "busy" not in str(err):
+                            raise
+                    if time.monotonic() >= deadline:
+                        report["file"] = "not purged"
+                        raise ForgetIncomplete(
+                            f"forget: the rows are deleted, but another connection holds a "
+                            f"read transaction on {self.path}, so their old pages are still in "
+                            f"the file / WAL after {busy_wait:g} s of retries; close the other "
+                            "connections' transactions and call forget again", report)
+                    time.sleep(0.05)
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
 
     def close(self) -> None:
         self.conn.close()

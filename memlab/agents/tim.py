@@ -196,7 +196,7 @@ PARAPHRASES = {
 }
 
 
-def paraphrase_consistency(factory, records: list[dict], k: int = 5,
+def paraphrase_consistency(factory, records: list[dict], k: int | None = None,
                            paraphrases: dict | None = None) -> dict:
     """Ask every paraphrase of each answerable question after one replay per persona.
 

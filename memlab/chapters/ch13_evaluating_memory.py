@@ -3,7 +3,7 @@
 from memlab.chapters import Chapter, Mechanism
 from memlab.chapters.ch12_agent_memory import AgentDataParams
 from memlab.params import Field
-from memlab.report import at_least, at_most
+from memlab.report import at_least
 
 
 class Params(AgentDataParams):
@@ -43,17 +43,24 @@ CHAPTER = Chapter(
         # Sanity checks that hold by construction (oracle == 1, recall@k monotone in k, Mem0's
         # calls per write in [1, 2]) are asserted in the notebook and tests, not claimed here.
         # Retrieval recall is not answer accuracy: on knowledge-update questions plain
-        # retrieval finds the evidence (recall_any@k) yet answers with the old value
-        # (recall - accuracy); control: Mem0, which rewrites the fact, shows no gap
-        "plain_ku_recall_minus_accuracy": at_least(0.3),
+        # retrieval retrieves the update turn (the current value) yet answers with the old one
+        # (recall of the update turn - accuracy); control: Mem0, which rewrites the fact, shows
+        # no gap. Target: more than one question in the 12 of 6 personas (1/12 = 0.083). The
+        # earlier target, 0.3, held only while the stale first mention counted as evidence;
+        # counted on the update turn the gap is 0.17-0.42 over generator seeds 0-8 (0.17 on
+        # the shipped data), recorded in the notebook with its spread
+        "plain_ku_recall_minus_accuracy": at_least(0.1),
         # Abilities, not one number: Generative Agents' recency + importance terms lose the
         # temporal questions plain retrieval answers (plain - GA temporal accuracy); control:
         # the same code with relevance only shows no deficit
         "ga_temporal_deficit": at_least(0.5),
-        # MemoryBank loses accuracy as the same facts sit under 4x more sessions ...
-        "memorybank_drop_long_history": at_least(0.1),
-        # ... while Mem0's fact store does not
-        "mem0_drop_long_history": at_most(0.05),
+        # MemoryBank with the public code's rules (S = 1, t in days, a day's summary removed
+        # with its last turn) has forgotten most facts before the questions come: accuracy with
+        # forgetting off minus on, same records. With summaries kept forever (the old default)
+        # the cost is 0.07 on the shipped data: the summaries answered. Its drop from 8 to 32
+        # sessions is recorded, not claimed: at its floor by 8 sessions it drops only 0.07-0.19
+        # (seeds 0-5); fact stores' 0.00 drop holds by construction (the filler has no facts)
+        "memorybank_forgetting_cost": at_least(0.3),
         # MemoryAgentBench-lite: test-time learning needs the taught examples, which systems
         # that keep only extracted facts drop (round stores - fact stores, TTL accuracy) ...
         "mab_ttl_rounds_minus_facts": at_least(0.5),

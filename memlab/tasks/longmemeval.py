@@ -76,13 +76,23 @@ SLOTS = {
 }
 SLOT_QUESTIONS = {"city": "Where do I live now?", "job": "What do I work as now?",
                   "car": "What car do I drive now?"}
+# The update turn's wording. "paraphrase" (the default, the shipped data): the city and job
+# updates share fewer words with the question than the first mention does. "question_verb":
+# every update reuses the question's verb and "now" -- same facts, same dates, same draws.
+UPDATE_WORDINGS = {
+    "paraphrase": {s: v[1] for s, v in SLOTS.items()},
+    "question_verb": {"city": "Big news: I live in {v} now.",
+                      "job": "I now work as a {v}, a new job.",
+                      "car": "I sold my old car and now I drive a {v}."},
+}
 
 
 def _fmt_date(t: dt.datetime) -> str:
     return t.strftime("%Y/%m/%d (%a) %H:%M")
 
 
-def _persona(p: int, n_sessions: int, rng: random.Random) -> list[dict]:
+def _persona(p: int, n_sessions: int, rng: random.Random,
+             update_wording: str = "paraphrase") -> list[dict]:
     if n_sessions < 6:
         raise ValueError(f"n_sessions must be >= 6 to place every fact, got {n_sessions}")
     start = dt.datetime(2023, 5, 1, 9, 0) + dt.timedelta(days=7 * p)
@@ -101,7 +111,8 @@ def _persona(p: int, n_sessions: int, rng: random.Random) -> list[dict]:
     updated, missing = slots[:2], slots[2]
     values = {}
     for s in updated:
-        first, upd, pool = SLOTS[s]
+        first, _, pool = SLOTS[s]
+        upd = UPDATE_WORDINGS[update_wording][s]
         a, b = rng.sample(pool, 2)
         i = rng.randrange(0, n_sessions // 2)
         j = rng.randrange(n_sessions // 2, n_sessions)
@@ -178,8 +189,13 @@ def _persona(p: int, n_sessions: int, rng: random.Random) -> list[dict]:
 
 
 def generate(n_personas: int = 6, n_sessions: int = 8, seed: int = 0,
-             size: str | None = None) -> list[dict]:
-    """LongMemEval-shaped records (7 questions per persona). ``size`` overrides the counts."""
+             size: str | None = None, update_wording: str = "paraphrase") -> list[dict]:
+    """LongMemEval-shaped records (7 questions per persona). ``size`` overrides the counts;
+    ``update_wording`` picks the wording of the knowledge-update turns
+    (:data:`UPDATE_WORDINGS`; the draws, and so every other turn, are the same)."""
+    if update_wording not in UPDATE_WORDINGS:
+        raise ValueError(f"update_wording must be one of {sorted(UPDATE_WORDINGS)}, "
+                         f"got {update_wording!r}")
     if size is not None:
         if size not in SIZES:
             raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
@@ -187,7 +203,8 @@ def generate(n_personas: int = 6, n_sessions: int = 8, seed: int = 0,
     if not 1 <= n_personas <= 1000:
         raise ValueError(f"n_personas must be in [1, 1000], got {n_personas}")
     rng = random.Random(seed)
-    return [r for p in range(n_personas) for r in _persona(p, n_sessions, rng)]
+    return [r for p in range(n_personas)
+            for r in _persona(p, n_sessions, rng, update_wording)]
 
 
 def to_json(records: list[dict]) -> bytes:

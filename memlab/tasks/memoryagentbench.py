@@ -190,7 +190,7 @@ class BenchLLM(RuleLLM):
         return super()._answer(p)
 
 
-def run_benchmark(records: list[dict], systems: dict, k: int = 5) -> dict[str, dict]:
+def run_benchmark(records: list[dict], systems: dict, k: int | None = None) -> dict[str, dict]:
     """Every system through the chapter-13 harness with :class:`BenchLLM`; per competency:
     accuracy (AR, TTL, CR), token F1 (LRU), and CR's stale rate."""
     from memlab.agents.harness import run_system

@@ -136,7 +136,7 @@ def render_ability_table(results: dict, metric_cols=("information_extraction", "
     return fig
 
 
-def make_question_view(records, k: int = 5):
+def make_question_view(records, k: int | None = None):
     """A render(system, question_id): what one system retrieved for one question, explained."""
     from memlab.agents.harness import SYSTEMS, parse_date, replay
     from memlab.agents.llm import RuleLLM

@@ -48,7 +48,7 @@ def questions_html(records, answers: dict[str, dict[str, str]] | None = None,
             "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
-def make_question_table(records, k: int = 5, width: int = 70):
+def make_question_table(records, k: int | None = None, width: int = 70):
     """A render(system, question_id): one system's retrieved memories for one question, as a
     table (rank, date, memory, score components), with its answer in the title."""
     from memlab.agents.harness import SYSTEMS, parse_date, replay
