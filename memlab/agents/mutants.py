@@ -331,4 +331,7 @@ def _amem_content():
 
 
 import memlab.agents.mutants_seed  # noqa: F401 - registers part 3 (TiM, MemGAS, MAB-lite)
-from memlab.agents import mutants_more  # noqa: F401 - registers part 2
+from memlab.agents import (
+    mutants_harness,  # noqa: F401 - registers chapter 13's
+    mutants_more,  # noqa: F401 - registers part 2
+)
