@@ -3,8 +3,10 @@
 * :func:`crash_writer` -- a child process adds memories one transaction at a time and prints
   each committed id; the parent SIGKILLs it mid-stream, reopens the file and checks that the
   database is intact, every printed (committed) id is there, and rows and events agree.
-* :func:`concurrent_writers` -- two processes write to one file at once (WAL + busy timeout +
-  ``BEGIN IMMEDIATE``); nothing is lost and no "database is locked" escapes.
+* :func:`concurrent_writers` -- several processes (two by default) write to one file at once,
+  released together by a start barrier (WAL + busy timeout + ``BEGIN IMMEDIATE``); nothing is
+  lost and no "database is locked" escapes. ``busy_wait=False`` is the negative control: the
+  writers open the store with no busy timeout, and the collisions lose writes.
 * :func:`forget_scan` -- after ``forget(user)`` the user's text is in no byte of the file
   (main database and WAL), while another user's text still is.
 * :func:`crash_system` -- the same SIGKILL, but in the middle of a whole MemGPT run (core
@@ -35,9 +37,15 @@ root = sys.argv[4]
 if "memlab" not in sys.modules:   # import the store without memlab/__init__ (and torch)
     pkg = types.ModuleType("memlab"); pkg.__path__ = [root + "/memlab"]; sys.modules["memlab"] = pkg
 from memlab.agents.store import MemoryStore
-s = MemoryStore(sys.argv[1])
+mode = sys.argv[5] if len(sys.argv) > 5 else ""
+s = MemoryStore(sys.argv[1], timeout=0.0 if mode == "no-busy-wait" else 30.0)
 user, n = sys.argv[2], int(sys.argv[3])
-ack_early = len(sys.argv) > 5 and sys.argv[5] == "ack-before-commit"
+ack_early = mode == "ack-before-commit"
+if len(sys.argv) > 6:             # start barrier: wait until the parent releases every writer
+    import os, time
+    print("ready", flush=True)
+    while not os.path.exists(sys.argv[6]):
+        time.sleep(0.002)
 for i in range(n):
     if ack_early:                 # the bug: acknowledge inside the transaction, then commit
         import time
@@ -51,11 +59,12 @@ for i in range(n):
 """
 
 
-def _child(path, user, n, mode="ack-after-commit"):
+def _child(path, user, n, mode="ack-after-commit", go=None):
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, "-c", _WRITER, str(path), user, str(n), root, mode],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    argv = [sys.executable, "-c", _WRITER, str(path), user, str(n), root, mode]
+    return subprocess.Popen(argv + ([str(go)] if go else []), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
 
 
 def consistency(store: MemoryStore) -> dict:
@@ -95,16 +104,29 @@ def crash_writer(path: str | Path | None = None, kill_after: int = 50, n: int = 
     return out
 
 
-def concurrent_writers(path: str | Path | None = None, n: int = 200) -> dict:
-    """Two processes add ``n`` memories each to one file; report rows, events and errors."""
+def concurrent_writers(path: str | Path | None = None, n: int = 200, procs: int = 2,
+                       busy_wait: bool = True) -> dict:
+    """``procs`` processes add ``n`` memories each to one file, all released at once; report
+    rows, events and errors. ``busy_wait=False``: the writers have no busy timeout (the bug)."""
+    if isinstance(procs, bool) or not isinstance(procs, int) or procs < 1:
+        raise ValueError(f"procs must be an integer >= 1, got {procs!r}")
     path = Path(path) if path else Path(tempfile.mkdtemp()) / "concurrent.db"
     MemoryStore(str(path)).close()
-    procs = [_child(path, u, n) for u in ("alice", "bob")]
-    outs = [p.communicate(timeout=300) for p in procs]
+    go = path.with_name(path.name + ".go")
+    go.unlink(missing_ok=True)
+    mode = "ack-after-commit" if busy_wait else "no-busy-wait"
+    children = [_child(path, f"writer{i}", n, mode, go) for i in range(procs)]
+    for p in children:                       # every writer has opened the store
+        if p.stdout.readline().strip() != "ready":
+            break
+    go.touch()
+    outs = [p.communicate(timeout=300) for p in children]
+    go.unlink(missing_ok=True)
     s = MemoryStore(str(path))
-    res = {"rows": s.count(), "expected": 2 * n,
+    acked = sum(len(o.split()) for o, _ in outs)
+    res = {"rows": s.count(), "expected": procs * n, "acknowledged": acked,
            "events": s.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0],
-           "returncodes": [p.returncode for p in procs],
+           "returncodes": [p.returncode for p in children],
            "errors": [e for _, e in outs if e.strip()], **consistency(s)}
     s.close()
     return res
