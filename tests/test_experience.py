@@ -10,7 +10,7 @@ from memlab.agents import MemoryStore, ReplayLLM
 from memlab.agents.llm import LLMOutputError
 from memlab.experience import ExperiencePool, ExperienceRuleLLM, ImitationAgent, should_prune
 from memlab.experience.distill import abstract, app_of, distill, rebind, validate
-from memlab.experience.experiments import lifetime
+from memlab.experience.experiments import lifetime, recovery_gaps
 from memlab.experience.knn import EpisodicKNN, plan_vector
 from memlab.memory import Memory
 from memlab.tasks.appworld_lite import PRIMITIVES, AppWorld, Task, bind
@@ -175,6 +175,18 @@ def test_u0_is_exactly_append_only():
     a, u0 = lifetime("append", **kw), lifetime("refined", U=0.0, **kw)
     assert np.array_equal(a["success"], u0["success"])
     assert np.array_equal(a["pool_size"], u0["pool_size"])
+
+
+def test_recovery_gaps_are_window_differences_after_the_change():
+    kw = {"n_apps": 4, "seed": 2}
+    r = recovery_gaps(drift_at=30, window=20, n_windows=3, **kw)
+    a, f = (lifetime(c, n_episodes=90, drift_at=30, **kw)["success"] for c in ("append", "refined"))
+    want = [f[lo:lo + 20].mean() - a[lo:lo + 20].mean() for lo in (30, 50, 70)]
+    assert np.allclose(r["gaps"], want) and len(r["gaps"]) == 3
+    assert recovery_gaps(drift_at=30, window=20, n_windows=2, U=0.0, **kw)["gaps"] == [0.0, 0.0]
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="n_windows"):
+            recovery_gaps(n_windows=bad)
 
 
 def test_lifetime_bad_condition():

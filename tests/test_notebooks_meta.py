@@ -128,3 +128,13 @@ def test_student_text_never_mentions_issues_or_test_files(path):
             continue
         assert not re.search(r"tests/test_\w+\.py|\bthe issue\b|\bissue (target|asks)|#\d{2,} of memlab",
                              src, re.I), f"{path.name} cell {i} talks to developers, not students"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_markdown_has_no_control_characters(path):
+    """A tab or form feed in text is almost always LaTeX typed into a non-raw Python string
+    ("\\text" became TAB + "ext", "\\frac" FF + "rac"), which renders as garbage."""
+    for i, c in enumerate(_cells(path)):
+        if c["cell_type"] == "markdown":
+            bad = re.search(r"[\t\x07\x08\x0b\x0c\r]", "".join(c["source"]))
+            assert not bad, f"{path.name} cell {i}: control character {bad.group()!r} in the text"

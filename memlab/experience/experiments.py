@@ -20,7 +20,8 @@ from memlab.experience.agent import ImitationAgent
 from memlab.experience.pool import ExperiencePool
 from memlab.tasks.appworld_lite import AppWorld
 
-__all__ = ["CONDITIONS", "QUICK", "compare", "knn_claims", "lifetime", "pool_claims", "window_mean"]
+__all__ = ["CONDITIONS", "QUICK", "compare", "knn_claims", "lifetime", "pool_claims",
+           "recovery_gaps", "window_mean"]
 
 CONDITIONS = ("none", "strong", "append", "refined", "random_credit", "no_utility")
 
@@ -97,6 +98,25 @@ def pool_claims(seed: int = 0, window: int = 100, **kw) -> dict:
             "u0_vs_append_max_diff": float(np.abs(u0["success"] - r["append"]["run"]["success"]).max()
                                            + abs(u0["pool_size"][-1] - r["append"]["size"])),
             "runs": r}
+
+
+def recovery_gaps(seed: int = 0, drift_at: int = 200, window: int = 100, n_windows: int = 4,
+                  **kw) -> dict:
+    """Refined minus append-only success in each of ``n_windows`` consecutive windows of
+    ``window`` episodes after the change at ``drift_at`` (the lifetime ends with the last one),
+    and the final pool ratio. Shows when refinement's advantage holds: it needs the stale
+    veterans to retire (cumulative counters: slower after a longer stable history), and it
+    closes once append-only's fresh records outnumber its stale ones."""
+    if isinstance(n_windows, bool) or not isinstance(n_windows, int) or n_windows < 1:
+        raise ValueError(f"n_windows must be an integer >= 1, got {n_windows!r}")
+    n = drift_at + n_windows * window
+    run = {c: lifetime(c, n_episodes=n, drift_at=drift_at, seed=seed, **kw)
+           for c in ("append", "refined")}
+    gaps = [window_mean(run["refined"]["success"], lo, lo + window)
+            - window_mean(run["append"]["success"], lo, lo + window)
+            for lo in range(drift_at, n, window)]
+    ratio = run["refined"]["pool_size"][-1] / max(run["append"]["pool_size"][-1], 1)
+    return {"gaps": gaps, "pool_ratio": float(ratio)}
 
 
 def knn_claims(seed: int = 0, n_episodes: int = 300, span: int = 100, **kw) -> dict:
