@@ -187,6 +187,8 @@ def test_recovery_gaps_are_window_differences_after_the_change():
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="n_windows"):
             recovery_gaps(n_windows=bad)
+    with pytest.raises(ValueError, match="window must"):
+        recovery_gaps(window=0)
 
 
 def test_lifetime_bad_condition():

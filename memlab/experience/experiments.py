@@ -107,8 +107,9 @@ def recovery_gaps(seed: int = 0, drift_at: int = 200, window: int = 100, n_windo
     and the final pool ratio. Shows when refinement's advantage holds: it needs the stale
     veterans to retire (cumulative counters: slower after a longer stable history), and it
     closes once append-only's fresh records outnumber its stale ones."""
-    if isinstance(n_windows, bool) or not isinstance(n_windows, int) or n_windows < 1:
-        raise ValueError(f"n_windows must be an integer >= 1, got {n_windows!r}")
+    for name, v in (("n_windows", n_windows), ("window", window)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
     n = drift_at + n_windows * window
     run = {c: lifetime(c, n_episodes=n, drift_at=drift_at, seed=seed, **kw)
            for c in ("append", "refined")}
